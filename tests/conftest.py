@@ -1,0 +1,83 @@
+"""Shared test fixtures: a throwaway copy of the project as its own git + DVC repository.
+
+Tests of stages run the real ``dvc repro`` in such a copy, so what they check is what a user gets.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+# What a pipeline copy needs; tests/, bench/ and docs stay behind.
+PROJECT_PARTS = ("dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvcignore", ".gitignore")
+
+
+def project_env() -> dict[str, str]:
+    """Environment for subprocesses: the venv's python first on PATH, TensorFlow quiet."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+class DvcProject:
+    """A copy of the pipeline in ``root``, committed in a fresh git repository."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        """Run a command (e.g. ``"dvc", "repro", "fetch"``) in the project; output captured as text."""
+        cmd = list(args)
+        if cmd[0] == "dvc":
+            cmd = [sys.executable, "-m", "dvc", *cmd[1:]]
+        proc = subprocess.run(cmd, cwd=self.root, env=project_env(), capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.root / "params.yaml").read_text())
+
+    def set_params(self, **sections: dict) -> None:
+        """Merge ``section={key: value}`` into params.yaml (block-style lists, as DVC wants)."""
+        params = self.params()
+        for section, values in sections.items():
+            params.setdefault(section, {}).update(values)
+        (self.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, default_flow_style=False))
+
+    def commit(self, message: str = "test") -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+
+def copy_project(dest: Path) -> DvcProject:
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.exists():
+            (dest / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / part)
+    project = DvcProject(dest)
+    project.run("git", "init", "-q")
+    project.run("git", "config", "user.email", "tests@edgetune.local")
+    project.run("git", "config", "user.name", "edgetune tests")
+    project.commit("project copy")
+    return project
+
+
+@pytest.fixture
+def dvc_project(tmp_path: Path) -> DvcProject:
+    """A fresh copy of the pipeline in its own git repo, ready for ``dvc repro``."""
+    return copy_project(tmp_path / "project")

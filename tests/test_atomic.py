@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from edgetune.atomic import save_npz, write_json
+from edgetune.spikefile import SpikeSet, load_spikes, save_spikes
+from edgetune.errors import EdgetuneError
+
+
+def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(TypeError):
+        write_json(target, {"a": object()})
+    assert target.read_text() == '{\n  "a": 1\n}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_npz_bytes_are_identical_for_identical_arrays(tmp_path):
+    arrays = {"x": np.arange(100, dtype=np.uint8), "names": np.array(["a", "b"])}
+    save_npz(tmp_path / "a.npz", **arrays)
+    save_npz(tmp_path / "b.npz", **arrays)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_spikes_round_trip_bit_packed(tmp_path):
+    rng = np.random.default_rng(0)
+    spikes = SpikeSet(
+        x_train=(rng.random((50, 1, 1, 13)) < 0.3).astype(np.uint8),
+        y_train=rng.integers(0, 3, 50).astype(np.int32),
+        x_val=(rng.random((20, 13)) < 0.3).astype(np.uint8),
+        y_val=rng.integers(0, 3, 20).astype(np.int32),
+        classes=np.array(["a", "b", "c"]),
+    )
+    save_spikes(tmp_path / "s.npz", spikes)
+    back = load_spikes(tmp_path / "s.npz")
+    assert back.width == 13 and back.num_classes == 3
+    np.testing.assert_array_equal(back.x_train, spikes.x_train.reshape(50, 13))
+    np.testing.assert_array_equal(back.x_val, spikes.x_val)
+    np.testing.assert_array_equal(back.y_train, spikes.y_train)
+
+
+def test_spikes_refuse_non_binary_values_and_missing_file(tmp_path):
+    bad = SpikeSet(np.full((2, 4), 2), np.zeros(2), np.zeros((2, 4)), np.zeros(2), np.array(["a"]))
+    with pytest.raises(EdgetuneError, match="0/1"):
+        save_spikes(tmp_path / "s.npz", bad)
+    with pytest.raises(EdgetuneError, match="dvc repro spikes"):
+        load_spikes(tmp_path / "missing.npz")

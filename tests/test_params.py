@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgetune.errors import EdgetuneError
+from edgetune.params import Params, load_params, parse_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repository_params_are_valid_and_match_the_schema_defaults():
+    params = load_params(REPO / "params.yaml")
+    assert params == Params()
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"data": {"clips_per_word": -3}}, "data.clips_per_word = -3: Input should be greater than or equal to 1"),
+        ({"data": {"source": "web"}}, "data.source = 'web': Input should be 'synthetic', 'brainchip' or 'file'"),
+        ({"data": {"words": ["six", "sixx"]}}, "unknown word(s) ['sixx']"),
+        ({"data": {"source": "file"}}, "source 'file' needs data.path"),
+        ({"weights": {"factr": 1.2}}, "weights.factr = 1.2: unknown key"),
+        ({"table": {"reference": 7}}, "reference 7 is not in neurons_per_class"),
+        ({"sweep": {"neurons_per_class": []}}, "neurons_per_class must be a non-empty list"),
+    ],
+)
+def test_bad_values_fail_with_one_line_naming_key_value_and_rule(raw, expected):
+    with pytest.raises(EdgetuneError) as info:
+        parse_params(raw, "params.yaml")
+    message = str(info.value)
+    assert expected in message
+    assert message.startswith("params.yaml: ")
+    assert "Traceback" not in message
+
+
+def test_load_params_reports_missing_and_malformed_files(tmp_path):
+    with pytest.raises(EdgetuneError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "params.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(EdgetuneError, match="not valid YAML"):
+        load_params(bad)
+    bad.write_text(yaml.safe_dump(["a", "list"]))
+    with pytest.raises(EdgetuneError, match="must be a mapping"):
+        load_params(bad)
