@@ -45,3 +45,24 @@ def test_spikes_refuse_non_binary_values_and_missing_file(tmp_path):
         save_spikes(tmp_path / "s.npz", bad)
     with pytest.raises(EdgetuneError, match="dvc repro spikes"):
         load_spikes(tmp_path / "missing.npz")
+
+
+def test_dataset_round_trip_and_clear_errors(tmp_path):
+    from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
+
+    rng = np.random.default_rng(0)
+    ds = KwsDataset(
+        rng.integers(0, 256, (10, 49, 10, 1)).astype(np.uint8), np.array([0, 1] * 5),
+        rng.integers(0, 256, (4, 49, 10)).astype(np.uint8), np.array([0, 1, 0, 1]),
+        np.array(["a", "b"]), meta={"source": "test"},
+    )
+    save_dataset(tmp_path / "d.npz", ds)
+    back = load_dataset(tmp_path / "d.npz")
+    assert back.meta == {"source": "test"} and back.x_val.shape == (4, 49, 10, 1)
+    assert back.y_train.dtype == np.int32
+    with pytest.raises(EdgetuneError, match=r"f.npz: y_train: class\(es\) \['b'\] have no sample"):
+        validate(KwsDataset(ds.x_train, np.zeros(10, int), ds.x_val, ds.y_val, ds.classes), "f.npz")
+    with pytest.raises(EdgetuneError, match=r"f.npz: x_train: shape \(10, 49, 11, 1\)"):
+        validate(KwsDataset(np.zeros((10, 49, 11, 1)), ds.y_train, ds.x_val, ds.y_val, ds.classes), "f.npz")
+    with pytest.raises(EdgetuneError, match="labels span 0..5"):
+        validate(KwsDataset(ds.x_train, np.array([0, 1, 5] + [0] * 7), ds.x_val, ds.y_val, ds.classes), "f.npz")
