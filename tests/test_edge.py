@@ -99,3 +99,17 @@ def test_warns_when_a_class_has_fewer_samples_than_neurons(caplog):
     short = edge.warn_if_too_many_neurons(y, edge.EdgeConfig(2, 5, 3), classes=["six", "yes"])
     assert short == [1]
     assert "yes" in caplog.text and "cannot learn" in caplog.text
+
+
+def test_load_num_weights_reads_the_weights_stage_metrics(tmp_path):
+    path = tmp_path / "weights.json"
+    with pytest.raises(EdgetuneError, match="dvc repro weights"):
+        edge.load_num_weights(path)
+    path.write_text('{"num_weights": 85, "median_spikes": 71.0}')
+    assert edge.load_num_weights(path) == 85
+    path.write_text('{"num_weights": 0}')
+    with pytest.raises(EdgetuneError, match="expected a positive integer"):
+        edge.load_num_weights(path)
+    path.write_text("not json")
+    with pytest.raises(EdgetuneError, match="no integer 'num_weights'"):
+        edge.load_num_weights(path)

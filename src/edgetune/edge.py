@@ -16,9 +16,11 @@ added around it:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from akida import AkidaUnsupervised, FullyConnected, InputData, Model
@@ -194,3 +196,17 @@ def per_class_accuracy(x: np.ndarray, y: np.ndarray, trained: TrainedEdge, batch
     counts = np.bincount(y, minlength=c)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+
+
+def load_num_weights(path: str | Path = "metrics/weights.json") -> int:
+    """num_weights chosen by the weights stage (its ``metrics/weights.json``), for sweep and table."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text())["num_weights"]
+    except FileNotFoundError:
+        raise EdgetuneError(f"{path}: not found; run the weights stage first (dvc repro weights)") from None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise EdgetuneError(f"{path}: no integer 'num_weights' in it; rerun dvc repro weights") from None
+    if not isinstance(value, int) or value < 1:
+        raise EdgetuneError(f"{path}: num_weights = {value!r}, expected a positive integer; rerun dvc repro weights")
+    return value
