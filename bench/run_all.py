@@ -128,9 +128,8 @@ def reads_param(keys: list[str], dotted: str) -> bool:
     return any(k == "" or k == dotted or dotted.startswith(k + ".") or k.startswith(dotted + ".") for k in keys)
 
 
-def set_param(params_file: Path, dotted: str, raw_value: str) -> None:
-    """Set ``section.key`` (value parsed as YAML, like ``dvc exp run -S``); lists stay block-style."""
-    params = yaml.safe_load(params_file.read_text()) or {}
+def param_holder(params: dict, dotted: str) -> dict:
+    """The mapping that holds ``dotted``'s last key; exits with a clear line if params.yaml lacks it."""
     *path, last = dotted.split(".")
     node = params
     for part in path:
@@ -139,7 +138,13 @@ def set_param(params_file: Path, dotted: str, raw_value: str) -> None:
         node = node[part]
     if last not in node:
         raise SystemExit(f"bench: --change {dotted}: params.yaml has no key {dotted!r}")
-    node[last] = yaml.safe_load(raw_value)
+    return node
+
+
+def set_param(params_file: Path, dotted: str, raw_value: str) -> None:
+    """Set ``section.key`` (value parsed as YAML, like ``dvc exp run -S``); lists stay block-style."""
+    params = yaml.safe_load(params_file.read_text()) or {}
+    param_holder(params, dotted)[dotted.split(".")[-1]] = yaml.safe_load(raw_value)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False, default_flow_style=False))
 
 
@@ -155,6 +160,8 @@ def run_pipeline(repo: Path, work: Path, change: str, noop_runs: int, results: R
         ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
     ).stdout.strip()
 
+    dotted, _, value = change.partition("=")
+    param_holder(yaml.safe_load((clone / "params.yaml").read_text()) or {}, dotted)  # fail before the long part
     order = stage_order(clone)
     if not order:
         results.notes.append("dvc.yaml has no stages: nothing to reproduce")
@@ -171,7 +178,6 @@ def run_pipeline(repo: Path, work: Path, change: str, noop_runs: int, results: R
         results.noop.append(measure(dvc("repro"), clone))
 
     results.change = change
-    dotted, _, value = change.partition("=")
     results.change_expected = sorted(
         {name for name, keys, _ in order if reads_param(keys, dotted)}
         | {down for name, keys, downstream in order if reads_param(keys, dotted) for down in downstream}

@@ -64,3 +64,18 @@ def test_run_all_reports_a_change_no_stage_reads(dvc_project, tmp_path):
     results = out.read_text()
     assert "no stage reads `unused.knob`" in results
     assert "- ran: nothing" in results and "- expected (stages reading it + downstream): nothing" in results
+
+
+def test_run_all_refuses_a_change_to_a_missing_param_before_reproducing(dvc_project, tmp_path):
+    project = make_toy_project(dvc_project)
+    proc = subprocess.run(
+        [
+            sys.executable, str(REPO / "bench" / "run_all.py"), "--repo", str(project.root),
+            "--out", str(tmp_path / "results.md"), "--work", str(tmp_path / "work"), "--skip-scripts",
+            "--change", "toy.no_such_key=1",
+        ],
+        env=project_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "bench: --change toy.no_such_key: params.yaml has no key 'toy.no_such_key'"
+    assert "cold" not in proc.stdout and not (tmp_path / "work" / "clone" / "dvc.lock").exists()
