@@ -4,6 +4,7 @@ Run by `make plots-template` after `npm ci` in this folder; both outputs are com
 neither Node nor the npm registry is needed to render plots.
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from edgetune import cli, offline_plots  # noqa: E402
 
 
 def main(argv=None) -> int:
-    cli.stage_parser(__doc__.splitlines()[0]).parse_args(argv)
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     return cli.run_stage("plots-template", offline_plots.build)
 
 
