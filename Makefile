@@ -1,6 +1,8 @@
 # edgetune — set up a fresh Debian machine and run the pipeline or the tests.
 #   make repro   venv + Python deps + Debian TTS engines, then `dvc repro` on the default params
 #   make test    the same set-up, then the test suite
+#   make review BASE=<git ref>   params/metrics diffs and both sides' plots → review/report.md
+#   make bench   the benchmarks → bench/results.md
 # Both are idempotent: stamps under .make/ skip the set-up once it is done.
 
 SHELL := /bin/bash
@@ -12,11 +14,12 @@ STAMPS := .make
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-# Debian packages: the TTS engines the synthetic dataset speaks with.
-APT_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+# Debian packages: the TTS engines the synthetic dataset speaks with; chromium, in which the tests
+# check that the plots HTML renders offline.
+APT_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null && echo sudo || echo MISSING))
 
-.PHONY: setup repro test bench clean-setup
+.PHONY: setup repro test bench review plots-template clean-setup
 setup: $(STAMPS)/system.stamp $(STAMPS)/python.stamp
 
 $(STAMPS)/system.stamp: Makefile
@@ -48,6 +51,17 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# Compares BASE with the workspace (reproduce first): review/report.md + review/plots/*.png.
+review: setup
+	@[ -n "$(BASE)" ] || { echo "usage: make review BASE=<git ref>, e.g. BASE=HEAD~1 or BASE=origin/main" >&2; exit 2; }
+	$(BIN)/python stages/review.py --base "$(BASE)"
+
+# Only after changing a version pinned in assets/plots/package.json (needs Node + npm); the
+# template it writes is committed, so nothing else needs Node.
+plots-template:
+	cd assets/plots && npm ci --ignore-scripts
+	$(BIN)/python assets/plots/build.py
 
 clean-setup:
 	rm -rf $(STAMPS)

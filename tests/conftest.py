@@ -17,7 +17,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # What a pipeline copy needs; tests/, bench/ and docs stay behind.
-PROJECT_PARTS = ("dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvcignore", ".gitignore")
+# assets/ holds the offline plots template that .dvc/config names.
+PROJECT_PARTS = ("dvc.yaml", "params.yaml", "stages", "src", "assets", ".dvc/config", ".dvcignore", ".gitignore")
 
 
 def project_env() -> dict[str, str]:
@@ -65,7 +66,7 @@ def copy_project(dest: Path) -> DvcProject:
     for part in PROJECT_PARTS:
         src = REPO / part
         if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules"))
         elif src.exists():
             (dest / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / part)
