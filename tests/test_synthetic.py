@@ -49,6 +49,14 @@ def test_plan_gives_every_class_both_splits_and_shares_clips_between_engines():
     assert val_speakers and not val_speakers & train_speakers
 
 
+@pytest.mark.parametrize("clips, fraction, val", [(2, 0.9, 1), (2, 0.1, 1), (10, 0.5, 5), (7, 0.2, 1)])
+def test_every_class_keeps_at_least_one_clip_in_each_split(clips, fraction, val):
+    plan = synthetic.plan(DataParams(words=["six"], clips_per_word=clips, val_voice_fraction=fraction))
+    for label in (0, 1):
+        assert sum(c.label == label and c.split == "val" for c in plan.clips) == val
+        assert sum(c.label == label and c.split == "train" for c in plan.clips) == clips - val
+
+
 def test_chunks_do_not_depend_on_anything_but_the_clips_and_keep_one_engine_each():
     plan = synthetic.plan(DataParams(words=["yes", "no"], clips_per_word=100))
     work = synthetic.chunks(plan.clips)

@@ -5,8 +5,8 @@ Plan first, then synthesise:
 1. **Voices split.** Speakers (persons, see :mod:`edgetune.tts`) are shuffled with the seed;
    each engine holds out ``val_voice_fraction`` of its voices (at least one when it has two or
    more) for validation, and keeps at least one for training. No person is in both splits.
-2. **Clips planned.** Each word gets ``clips_per_word`` clips, ``max(1, round(n × fraction))`` of
-   them in val. In each split the clips are shared equally between the engines that have voices
+2. **Clips planned.** Each word gets ``clips_per_word`` clips, ``round(n × fraction)`` of them
+   in val (at least one in each split). In each split the clips are shared equally between the engines that have voices
    there, and each engine cycles through its voices in a shuffled order, so even tiny datasets
    use every engine and voice. ``_silence_`` (label 0) gets as many clips, noise only.
 3. **Synthesised in chunks.** Clips are grouped by engine (and festival voice) into fixed-size
@@ -113,7 +113,7 @@ def split_voices(engines: list[str], fraction: float, seed: int) -> dict[str, li
 def plan(params: DataParams) -> Plan:
     classes = class_names(params.words)
     pools = split_voices(list(params.engines), params.val_voice_fraction, params.seed)
-    n_val = max(1, round(params.clips_per_word * params.val_voice_fraction))
+    n_val = min(max(1, round(params.clips_per_word * params.val_voice_fraction)), params.clips_per_word - 1)
     counts = {"train": params.clips_per_word - n_val, "val": n_val}
     clips: list[ClipSpec] = []
     for split_id, split in enumerate(SPLITS):

@@ -5,9 +5,10 @@ Three real engines, each turning a word into a mono float32 waveform at its nati
 - eSpeak NG in-process through the ``espeakng-loader`` wheel (library + data bundled), called
   with ctypes: accents × voice variants × pitch × pitch range × speed, ~1 ms per word.
 - flite (Debian package): voices kal16, awb, rms, slt; in-process through libflite with ctypes
-  (a process per word would cost ~20 ms).
-- festival (Debian package + festvox voices): diphone and HTS voices; starting festival per word
-  costs ~0.3 s, so a whole batch of words is spoken by one festival process.
+  (a process per word costs twice the CPU).
+- festival (Debian package + festvox voices): diphone and HTS voices; a process per word costs
+  ~190 ms of CPU against 6 ms batched (bench/bench_fetch_engines.py), so a whole chunk of words
+  is spoken by one festival process.
 
 Every engine is deterministic for the same input *and the same history*: eSpeak NG carries
 internal state from one utterance to the next, so the generator runs each chunk of clips in a
@@ -224,7 +225,8 @@ class _CstVoice(ctypes.Structure):  # only the leading fields we touch
 class FliteEngine:
     """flite in-process through Debian's libflite (the library the ``flite`` program uses).
 
-    In-process instead of one ``flite`` process per word: 0.4–10 ms instead of ~20 ms of CPU.
+    In-process instead of one ``flite`` process per word: 2.2× less CPU per word
+    (bench/bench_fetch_engines.py: 7 ms against 15 ms).
     The clustergen voices (awb, rms, slt) draw from libc's ``rand()``; it is seeded per utterance.
     """
 
