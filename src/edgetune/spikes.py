@@ -104,6 +104,9 @@ def write_plots(spikes: SpikeSet, out_dir: str | Path) -> None:
         ax.step(hist["spikes"], hist[f"{split}_fraction"], where="mid", color=color, label=split)
         median = np.median(spikestats.spike_counts(getattr(spikes, f"x_{split}")))
         ax.axvline(median, color=color, linestyle="--", linewidth=1, label=f"{split} median {median:g}")
+    seen = np.flatnonzero(hist["train_samples"] + hist["val_samples"])
+    if len(seen):  # the whole 0..D axis would squeeze the distribution into a sliver
+        ax.set_xlim(max(0, seen[0] - 5), min(spikes.width, seen[-1] + 5))
     ax.set_xlabel(f"spikes per sample (of {spikes.width})")
     ax.set_ylabel("fraction of samples")
     ax.set_title("Spike counts at the extractor's output")
@@ -119,7 +122,8 @@ def write_plots(spikes: SpikeSet, out_dir: str | Path) -> None:
     ax.set_yticks(ypos, order["class"])
     ax.set_xlabel("spikes per sample")
     ax.set_title("Median spikes per class")
-    ax.legend(loc="lower right")
+    ax.set_ylim(-0.6, len(order) - 0.4)
+    fig.legend(loc="outside lower center", ncols=2)
     charts.save_png(fig, out / "per_class.png")
 
     fig, ax = charts.new_figure()
