@@ -8,8 +8,10 @@ added around it:
   replaced by a numpy-seeded draw with exactly ``num_weights`` ones per neuron (what the engine
   itself draws), which makes the same seed give the same trained weights in any process.
 * Fast scoring. The potentials of a binary layer are the integer product ``spikes @ weights``.
-  numpy computes them in bounded batches far faster, and with far less memory, than the engine's
-  ``forward`` (20k × 9,900 units: 14.5 s, 2.7 GB); tests check them equal to the engine's
+  numpy computes them in bounded blocks faster, and with far less memory, than the engine's
+  ``forward`` (bench/bench_scoring.py, 13.2k × 9,900 units, one core: about 2× faster and
+  ~50× less peak memory, 20 MB against 1 GB; the engine's cost also grows with num_weights,
+  numpy's does not); tests check them equal to the engine's
   ``forward``/``predict_classes`` on trained layers, ties included (the lowest class wins, as
   ``np.argmax``).
 """
