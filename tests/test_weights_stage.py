@@ -127,3 +127,13 @@ def test_num_weights_above_the_width_is_clamped_with_a_warning(caplog):
     assert weights.check_num_weights(1.2, 30.0, 64, "weights.factor") == (36, False)
     with pytest.raises(EdgetuneError, match="needs at least 1 weight"):
         weights.check_num_weights(1.2, 0.0, 64, "weights.factor")
+
+
+def test_too_many_neurons_is_warned_once_by_class_name_not_once_per_factor(tmp_path, caplog):
+    spikes = place_spikes(tmp_path)  # 60 training samples per class
+    params = parse_params({"weights": {**SMALL, "neurons_per_class": 70}}).weights
+    with caplog.at_level(logging.WARNING):
+        curve = weights.factor_curve(spikes, 18.0, [0.6, 1.0, 1.2], params, np.arange(len(spikes.y_train)))
+    assert len(curve) == 3
+    warnings = [r.getMessage() for r in caplog.records if "cannot learn" in r.getMessage()]
+    assert len(warnings) == 1 and "six, yes, no, up" in warnings[0]

@@ -9,6 +9,7 @@ on the whole, shuffled training set and records validation accuracy and learned 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -62,10 +63,23 @@ def check_num_weights(factor: float, median: float, width: int, name: str) -> tu
     return num, False
 
 
+@contextlib.contextmanager
+def _warned_already(logger: logging.Logger):
+    """Mute a logger's warnings for a block (they were logged once already)."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def factor_curve(spikes: SpikeSet, median: float, factors: list[float], params: WeightsParams,
                  order: np.ndarray) -> pd.DataFrame:
     """Validation accuracy and learned neurons of the edge layer trained at each factor's num_weights."""
     x_train, y_train = spikes.x_train[order], spikes.y_train[order]
+    probe = edge.EdgeConfig(num_classes=spikes.num_classes, neurons_per_class=params.neurons_per_class, num_weights=1)
+    edge.warn_if_too_many_neurons(y_train, probe, spikes.classes)  # once, by class name, not once per factor
     rows, done = [], {}
     for factor in factors:
         num_weights, clamped = check_num_weights(factor, median, spikes.width, "weights.factors")
@@ -76,7 +90,8 @@ def factor_curve(spikes: SpikeSet, median: float, factors: list[float], params: 
                                  num_weights=num_weights, learning_competition=params.learning_competition,
                                  seed=params.seed)
         start = time.perf_counter()
-        trained = edge.train(x_train, y_train, config)
+        with _warned_already(edge.log):
+            trained = edge.train(x_train, y_train, config)
         acc = edge.accuracy(spikes.x_val, spikes.y_val, trained)
         log.info("factor %g: num_weights %d, val accuracy %.4f, %d/%d neurons learned (fit %.1f s, total %.1f s)",
                  factor, num_weights, acc, trained.num_learned, config.units, trained.fit_seconds,
