@@ -6,7 +6,7 @@ import akida
 import numpy as np
 import pandas as pd
 import pytest
-from akida import FullyConnected, InputConvolutional, Model, Padding
+from akida import Conv2D, FullyConnected, InputConv2D, InputConvolutional, Model, Padding, PoolType
 
 from akida_fixtures import make_tiny_extractor
 from edgetune import spikes as spikes_stage
@@ -104,12 +104,19 @@ def test_non_binary_values_are_caught_while_forwarding(tmp_path):
         spikes_stage.forward_spikes(model, ds.x_train, batch_size=10, origin="x.fbz", split="train")
 
 
-def _model(input_shape, *, pooled: bool) -> Model:
+def _model(input_shape, *, pooled: bool, activation: bool = True) -> Model:
     model = Model()
     model.add(InputConvolutional(input_shape=input_shape, kernel_size=(5, 5), kernel_stride=(2, 2), filters=8,
                                  name="conv_0", padding=Padding.Same, weights_bits=8, act_bits=4))
     if pooled:
-        model.add(FullyConnected(name="spikes", units=12, weights_bits=2, act_bits=1))
+        model.add(FullyConnected(name="spikes", units=12, weights_bits=2, act_bits=1, activation=activation))
+    return model
+
+
+def _akida2_model(output_bits: int) -> Model:
+    model = Model()
+    model.add(InputConv2D(input_shape=(49, 10, 1), filters=8, kernel_size=3, output_bits=4))
+    model.add(Conv2D(name="spikes", filters=16, kernel_size=3, output_bits=output_bits, pool_type=PoolType.Average))
     return model
 
 
@@ -118,6 +125,8 @@ def _model(input_shape, *, pooled: bool) -> Model:
     [
         (_model((49, 10, 1), pooled=False), "output shape (25, 5, 8), expected (1, 1, D) spikes"),
         (_model((49, 12, 1), pooled=True), "input shape (49, 12, 1), expected (49, 10, 1)"),
+        (_model((49, 10, 1), pooled=True, activation=False), "last layer 'spikes' has no activation"),
+        (_akida2_model(output_bits=4), "last layer 'spikes' has 4-bit activations"),
     ],
 )
 def test_extractor_of_the_wrong_shape_is_refused(tmp_path, model, message):
@@ -126,6 +135,13 @@ def test_extractor_of_the_wrong_shape_is_refused(tmp_path, model, message):
     with pytest.raises(EdgetuneError) as info:
         spikes_stage.load_extractor(path)
     assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_akida2_extractor_with_1_bit_output_is_accepted(tmp_path):
+    path = tmp_path / "extractor.fbz"
+    _akida2_model(output_bits=1).save(str(path))
+    model = spikes_stage.load_extractor(path)
+    assert tuple(model.output_shape) == (1, 1, 16)
 
 
 def test_missing_or_unreadable_extractor_is_a_clear_error(tmp_path):

@@ -45,6 +45,12 @@ def load_extractor(path: str | Path):
     return model
 
 
+def _layer_param(layer, name: str):
+    """A layer parameter, or None if this layer type has no such parameter (akida raises ValueError)."""
+    params = layer.parameters
+    return getattr(params, name) if name in dir(params) else None
+
+
 def check_extractor(model, origin: str | Path) -> int:
     """Return the spike width D; raise EdgetuneError if the model cannot give binary (1, 1, D) spikes."""
     if tuple(model.input_shape) != INPUT_SHAPE:
@@ -58,10 +64,17 @@ def check_extractor(model, origin: str | Path) -> int:
             f"{origin}: output shape {out}, expected (1, 1, D) spikes; the extractor must end with a "
             "globally pooled 1-bit layer (pop the classifier layers: model.pop_layer())"
         )
-    act_bits = getattr(model.layers[-1].parameters, "act_bits", None)
-    if act_bits is not None and act_bits != 1:
+    last = model.layers[-1]
+    if _layer_param(last, "activation") in (False, 0):
         raise EdgetuneError(
-            f"{origin}: last layer '{model.layers[-1].name}' has {act_bits}-bit activations; edge learning "
+            f"{origin}: last layer '{last.name}' has no activation, so it outputs potentials, not spikes; "
+            "pop the classifier (model.pop_layer()) so the extractor ends with its 1-bit activation layer"
+        )
+    # Akida 1.0 layers call their activation bitwidth act_bits, Akida 2.0 layers output_bits
+    bits = _layer_param(last, "act_bits") or _layer_param(last, "output_bits")
+    if bits is not None and bits != 1:
+        raise EdgetuneError(
+            f"{origin}: last layer '{last.name}' has {bits}-bit activations; edge learning "
             "needs binary spikes (quantize that layer's activation to 1 bit before converting)"
         )
     return int(out[2])
