@@ -176,7 +176,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=edge.DEFAULT_BATCH)
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per way (best is kept)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads for numpy (default 1: the engine uses one core); 0 = library default")
+                        help="OPENBLAS/OMP/MKL_NUM_THREADS for every child, numpy's and the engine's "
+                             "(default 1: one core each, a like-for-like comparison); 0 = libraries' defaults")
     parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -188,7 +189,7 @@ def main() -> int:
     median = float(np.median(x_train.sum(axis=1)))
     num_weights = args.num_weights or int(1.2 * median)
     print(f"data: {source}; scoring {len(x_score)} samples; num_weights {num_weights} (median {median:g})")
-    print(f"numpy BLAS threads: {args.threads or 'library default'}; batch {args.batch_size}; "
+    print(f"threads (BLAS/OpenMP, every way): {args.threads or 'library defaults'}; batch {args.batch_size}; "
           f"best of {args.repeats}; peak = resident-set growth during scoring\n")
     header = f"{'npc':>5} {'units':>6} | {'way':<13} {'seconds':>8} {'peak':>12} | {'time ×':>7} {'memory ×':>9}"
     print(header)
