@@ -113,3 +113,19 @@ def test_load_num_weights_reads_the_weights_stage_metrics(tmp_path):
     path.write_text("not json")
     with pytest.raises(EdgetuneError, match="no integer 'num_weights'"):
         edge.load_num_weights(path)
+
+
+def test_scoring_blocks_are_bounded_by_potentials_and_stay_exact(monkeypatch):
+    assert edge.rows_per_block(9900) * 9900 <= edge.BLOCK_POTENTIALS
+    assert edge.rows_per_block(330, batch_size=100) == 100
+    assert edge.rows_per_block(10**9) == 1
+    rng = np.random.default_rng(4)
+    x, y = clustered_spikes(rng, num_classes=3, per_class=30, width=40, active=10)
+    trained = edge.train(x, y, edge.EdgeConfig(num_classes=3, neurons_per_class=4, num_weights=10))
+    exact = (x.astype(np.int64) @ trained.weights.astype(np.int64)).reshape(len(x), 3, 4).max(axis=2)
+    monkeypatch.setattr(edge, "BLOCK_POTENTIALS", 12 * 7)  # 7 samples per block: 13 blocks, the last partial
+    assert edge.rows_per_block(12) == 7
+    assert np.array_equal(edge.class_max_potentials(x, trained), exact)
+    blocks = list(edge.iter_potentials(x, trained.weights))
+    assert [start for start, _ in blocks] == list(range(0, 90, 7))
+    assert np.array_equal(np.concatenate([p for _, p in blocks]), x.astype(np.int64) @ trained.weights)

@@ -134,6 +134,13 @@ class WeightsParams(Section):
     neurons_per_class: PosInt = 50
     learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
 
+    @field_validator("factors")
+    @classmethod
+    def _factors_non_empty(cls, values: list[float]) -> list[float]:
+        if not values or len(set(values)) != len(values):
+            raise ValueError("factors must be a non-empty list without repeats (the factor curve's points)")
+        return values
+
 
 class SweepParams(Section):
     """sweep: loss and learned neurons against neurons per class (tutorial §4)."""

@@ -1,0 +1,17 @@
+"""DVC stage `weights`: num_weights = int(factor × median spikes) → metrics/weights.json + factor curve."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from edgetune import cli, weights  # noqa: E402
+
+
+def main(argv=None) -> int:
+    args = cli.stage_parser(__doc__).parse_args(argv)
+    return cli.run_stage("weights", lambda: weights.run(args.params))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

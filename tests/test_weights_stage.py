@@ -1,0 +1,139 @@
+"""The weights stage, run by the real `dvc repro` on spikes the tests saved."""
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgetune import edge, weights
+from edgetune.errors import EdgetuneError
+from edgetune.params import parse_params
+from spike_fixtures import place_dataset_and_extractor, place_spikes
+
+OUTPUTS = ("metrics/weights.json", "plots/weights/factor_curve.csv", "plots/weights/factor_curve.png")
+SMALL = {"fraction": 0.25, "seed": 3, "factor": 1.2, "factors": [0.6, 1.0, 1.5, 2.0], "neurons_per_class": 4}
+
+
+def engine_accuracy(trained: edge.TrainedEdge, x, y) -> float:
+    """Validation accuracy by the engine's own predict_classes on the trained weights."""
+    model = edge.build_model(trained.weights.shape[0], trained.config)
+    w = trained.weights.astype(np.int8).reshape(1, 1, *trained.weights.shape)
+    model.get_layer(edge.LAYER_NAME).set_variable("weights", w)
+    pred = model.predict_classes(x.reshape(len(x), 1, 1, -1), num_classes=trained.config.num_classes)
+    return float((pred == y).mean())
+
+
+def test_weights_stage_sets_num_weights_from_the_median_and_measures_the_factor_curve(dvc_project):
+    root = dvc_project.root
+    spikes = place_spikes(root)
+    dvc_project.set_params(weights=SMALL)
+    dvc_project.commit("small weights params")
+    dvc_project.run("dvc", "repro", "-s", "weights")
+
+    result = json.loads((root / "metrics" / "weights.json").read_text())
+    n = len(spikes.y_train)
+    rng = np.random.default_rng(3)
+    subset = rng.permutation(n)[: int(0.25 * n)]
+    median = float(np.median(spikes.x_train[subset].sum(axis=1)))
+    assert result["samples_used"] == int(0.25 * n) == 60
+    assert result["median_spikes"] == median
+    assert isinstance(result["num_weights"], int) and result["num_weights"] == int(1.2 * median)
+    assert edge.load_num_weights(root / "metrics" / "weights.json") == result["num_weights"]
+    assert (result["factor"], result["fraction"], result["neurons_per_class"]) == (1.2, 0.25, 4)
+
+    # one row per factor (the chosen one included), each trained on the whole shuffled training set
+    curve = pd.read_csv(root / "plots" / "weights" / "factor_curve.csv")
+    assert curve["factor"].tolist() == [0.6, 1.0, 1.2, 1.5, 2.0]
+    assert curve["num_weights"].tolist() == [int(f * median) for f in curve["factor"]]
+    assert curve["chosen"].tolist() == [0, 0, 1, 0, 0]
+    assert ((curve["learned_neurons"] >= 1) & (curve["learned_neurons"] <= 16)).all()
+    chosen = curve[curve["factor"] == 1.2].iloc[0]
+    assert result["val_accuracy"] == chosen["val_accuracy"]
+    assert result["learned_neurons"] == chosen["learned_neurons"]
+    assert result["best_factor"] in curve["factor"].tolist()
+    assert result["best_val_accuracy"] == curve["val_accuracy"].max()
+    best = curve[curve["factor"] == result["best_factor"]].iloc[0]
+    assert best["val_accuracy"] == curve["val_accuracy"].max() and result["best_num_weights"] == best["num_weights"]
+    assert (root / "plots" / "weights" / "factor_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+    # the chosen point equals an independent training scored by the engine itself
+    rng = np.random.default_rng(3)
+    rng.permutation(n)  # the subset draw comes first
+    order = rng.permutation(n)
+    config = edge.EdgeConfig(num_classes=4, neurons_per_class=4, num_weights=result["num_weights"], seed=3)
+    trained = edge.train(spikes.x_train[order], spikes.y_train[order], config)
+    assert engine_accuracy(trained, spikes.x_val, spikes.y_val) == pytest.approx(result["val_accuracy"], abs=1e-6)
+    assert trained.num_learned == result["learned_neurons"]
+    assert result["val_accuracy"] > 0.5  # clustered classes are learnable (chance is 0.25)
+
+    before = {p: (root / p).read_bytes() for p in OUTPUTS}
+    dvc_project.run("dvc", "repro", "-s", "-f", "weights")
+    assert {p: (root / p).read_bytes() for p in OUTPUTS} == before
+
+
+def test_changing_the_factor_reruns_only_the_weights_stage(dvc_project):
+    place_dataset_and_extractor(dvc_project.root, width=24)
+    dvc_project.set_params(weights=SMALL)
+    first = dvc_project.run("dvc", "repro", "weights")
+    assert "Running stage 'spikes'" in first.stdout and "Running stage 'weights'" in first.stdout
+    dvc_project.commit("pipeline ran")
+    dvc_project.set_params(weights={"factor": 1.4})
+    status = dvc_project.run("dvc", "status")
+    assert "weights:" in status.stdout and "spikes:" not in status.stdout
+    second = dvc_project.run("dvc", "repro", "weights")
+    assert "Stage 'spikes' didn't change, skipping" in second.stdout
+    assert "Running stage 'weights'" in second.stdout
+    result = json.loads((dvc_project.root / "metrics" / "weights.json").read_text())
+    assert result["factor"] == 1.4 and result["num_weights"] == int(1.4 * result["median_spikes"])
+    assert 1.4 in pd.read_csv(dvc_project.root / "plots" / "weights" / "factor_curve.csv")["factor"].tolist()
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"fraction": 0}, "params.yaml: weights.fraction = 0: Input should be greater than 0"),
+        ({"factors": []}, "weights.factors = []: factors must be a non-empty list without repeats"),
+        ({"fraction": 0.001}, "weights.fraction = 0.001: 0.001 × 240 training samples is no sample"),
+        ({"factor": 0.01}, "weights.factor = 0.01: 0.01 × median spikes"),
+    ],
+)
+def test_bad_weights_params_fail_the_stage_with_one_clear_line(dvc_project, bad, message):
+    place_spikes(dvc_project.root)
+    dvc_project.set_params(weights={**SMALL, **bad})
+    out = dvc_project.run("dvc", "repro", "-s", "weights", check=False)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (dvc_project.root / "metrics" / "weights.json").exists()
+
+
+def test_factors_repeating_a_value_are_refused():
+    with pytest.raises(EdgetuneError, match="without repeats"):
+        parse_params({"weights": {"factors": [1.2, 1.2]}})
+
+
+def test_num_weights_floors_the_product_without_float_noise():
+    assert weights.weights_for(1.2, 71.0) == 85  # the tutorial's numbers
+    assert weights.weights_for(0.29, 100.0) == 29  # 0.29 * 100 == 28.999999999999996 in floats
+    assert weights.weights_for(1.5, 9.5) == 14
+
+
+def test_num_weights_above_the_width_is_clamped_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        assert weights.check_num_weights(3.0, 30.0, 64, "weights.factor") == (64, True)
+    assert "exceeds the spike width 64" in caplog.text
+    assert weights.check_num_weights(1.2, 30.0, 64, "weights.factor") == (36, False)
+    with pytest.raises(EdgetuneError, match="needs at least 1 weight"):
+        weights.check_num_weights(1.2, 0.0, 64, "weights.factor")
+
+
+def test_too_many_neurons_is_warned_once_by_class_name_not_once_per_factor(tmp_path, caplog):
+    spikes = place_spikes(tmp_path)  # 60 training samples per class
+    params = parse_params({"weights": {**SMALL, "neurons_per_class": 70}}).weights
+    with caplog.at_level(logging.WARNING):
+        curve = weights.factor_curve(spikes, 18.0, [0.6, 1.0, 1.2], params, np.arange(len(spikes.y_train)))
+    assert len(curve) == 3
+    warnings = [r.getMessage() for r in caplog.records if "cannot learn" in r.getMessage()]
+    assert len(warnings) == 1 and "six, yes, no, up" in warnings[0]
