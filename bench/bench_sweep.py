@@ -1,0 +1,139 @@
+"""Bench: the tutorial's sequential ``compute_losses`` loop against the sweep stage's implementation.
+
+Same class, same neurons-per-class values, same repetitions, side by side in one run:
+
+* tutorial — one process; per training: build and compile the layer, ``fit`` on the shuffled
+  class spikes, then the engine's ``forward`` to get the max potentials, as in the tutorial text;
+* stage — :func:`edgetune.sweep.sweep_classes`: a pool of worker processes, biggest layers first,
+  numpy scoring (checked equal to the engine's forward in tests/test_edge.py).
+
+To make the two comparable result by result, the tutorial loop gets the stage's seeded initial
+weights and its seeded permutation (the tutorial itself draws both at random, unseeded): the
+losses and learned counts must then be equal, and the bench checks they are.
+
+Spikes: /work/shared_data/spikes.npz (class 'six' of the train split) and its weights.json when
+they exist, else realistic synthetic spikes (binary, D=256, ~28 % firing, 400 samples drawn around
+40 prototypes, num_weights 85). Usage: ``python bench/bench_sweep.py [--jobs 2] [--repetitions 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import numpy as np  # noqa: E402
+from akida import AkidaUnsupervised, FullyConnected, InputData, Model  # noqa: E402
+
+from edgetune import edge, sweep  # noqa: E402
+from edgetune.params import TUTORIAL_NEURONS_PER_CLASS  # noqa: E402
+from edgetune.spikefile import load_spikes  # noqa: E402
+
+SHARED = Path("/work/shared_data")
+
+
+def realistic_class_spikes(seed: int = 0, samples: int = 400, width: int = 256, firing: float = 0.28,
+                           prototypes: int = 40) -> np.ndarray:
+    """One class's spikes: variants of a class pattern (a quarter of the bits redrawn), 8 % bit noise."""
+    rng = np.random.default_rng(seed)
+    base = rng.random(width) < firing
+    protos = np.where(rng.random((prototypes, width)) < 0.25, rng.random((prototypes, width)) < firing, base)
+    x = protos[rng.integers(0, prototypes, samples)]
+    return np.where(rng.random(x.shape) < 0.08, rng.random(x.shape) < firing, x).astype(np.uint8)
+
+
+def load_class(word: str) -> tuple[np.ndarray, int, int, str]:
+    """(class spikes, class index, num_weights, where they came from)."""
+    if (SHARED / "spikes.npz").exists():
+        spikes = load_spikes(SHARED / "spikes.npz")
+        classes = [str(c) for c in spikes.classes]
+        index = classes.index(word)
+        num_weights = edge.load_num_weights(SHARED / "weights.json") if (SHARED / "weights.json").exists() else 85
+        return spikes.x_train[spikes.y_train == index], index, num_weights, str(SHARED / "spikes.npz")
+    return realistic_class_spikes(), 0, 85, "synthetic (D=256, ~28 % firing, 400 samples, 40 prototypes)"
+
+
+def tutorial_compute_losses(spikes, neurons_per_class, num_weights, class_index, seed,
+                            learning_competition=0.1, num_repetitions=3):
+    """The tutorial's loop (spikes already extracted), seeded as the stage seeds each training."""
+    spikes = spikes.reshape(len(spikes), 1, 1, -1)
+
+    def create_one_fc_model(num_neurons):
+        model_fc = Model()
+        model_fc.add(InputData(input_shape=(1, 1, spikes.shape[-1]), input_bits=1))
+        layer_fc = FullyConnected(name="akida_edge_layer", units=num_neurons, activation=False)
+        model_fc.add(layer_fc)
+        model_fc.compile(optimizer=AkidaUnsupervised(num_weights=num_weights, num_classes=1,
+                                                     learning_competition=learning_competition))
+        return model_fc
+
+    losses = np.zeros((len(neurons_per_class), num_repetitions))
+    num_learned_neurons = np.zeros((len(neurons_per_class), num_repetitions))
+    for idx, n in enumerate(neurons_per_class):
+        for i in range(num_repetitions):
+            model_fc = create_one_fc_model(num_neurons=n)
+            # bench-only: the stage's seeded initial weights and permutation, so results can match
+            permutation_seed, weights_seed = sweep.task_seeds(seed, class_index, n, i)
+            model_fc.get_layer("akida_edge_layer").set_variable(
+                "weights", edge.seeded_initial_weights(spikes.shape[-1], n, num_weights, weights_seed))
+
+            # Train model
+            permut_spikes = spikes[sweep.shuffled_order(len(spikes), permutation_seed)]
+            model_fc.fit(permut_spikes, input_labels=0)
+
+            # Get max potentials
+            max_potentials = model_fc.forward(permut_spikes).max(axis=-1)
+            losses[idx, i] = np.sum(num_weights - max_potentials)
+
+            # Get threshold learning
+            th_learn = model_fc.get_layer("akida_edge_layer").get_variable("threshold_learning")
+            num_learned_neurons[idx, i] = np.sum(th_learn > 0)
+    return losses, num_learned_neurons
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--word", default="six")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    x, class_index, num_weights, origin = load_class(args.word)
+    values = list(TUTORIAL_NEURONS_PER_CLASS)
+    print(f"spikes: {origin}; class '{args.word}': {x.shape[0]} samples × {x.shape[1]}, "
+          f"firing {x.mean():.1%}, num_weights {num_weights}")
+    print(f"{len(values)} values × {args.repetitions} repetitions = {len(values) * args.repetitions} trainings")
+
+    start = time.perf_counter()
+    tut_losses, tut_learned = tutorial_compute_losses(
+        x, values, num_weights, class_index, args.seed, num_repetitions=args.repetitions)
+    tutorial_seconds = time.perf_counter() - start
+
+    settings = sweep.TrainingSettings(num_weights, 0.1, args.seed)
+    start = time.perf_counter()
+    results, workers, _ = sweep.sweep_classes(
+        {class_index: x}, {class_index: args.word}, values, args.repetitions, settings, jobs=args.jobs, progress=False)
+    stage_seconds = time.perf_counter() - start
+    ours = results[0]
+
+    equal = np.array_equal(tut_losses, ours.loss_sums) and np.array_equal(tut_learned, ours.learned)
+    tutorial_min = (tut_losses.min(axis=1) / len(x), tut_learned.min(axis=1))
+    print(f"tutorial loop (1 process, engine forward): {tutorial_seconds:7.2f} s")
+    print(f"sweep stage ({workers} workers, numpy scoring):   {stage_seconds:7.2f} s")
+    print(f"ratio: {tutorial_seconds / stage_seconds:.2f}x")
+    print(f"results equal (every repetition's loss and learned count): {equal}")
+    print(json.dumps({
+        "tutorial_seconds": round(tutorial_seconds, 3), "stage_seconds": round(stage_seconds, 3),
+        "ratio": round(tutorial_seconds / stage_seconds, 3), "workers": workers, "equal": bool(equal),
+        "loss_min_first_last": [round(float(tutorial_min[0][0]), 3), round(float(tutorial_min[0][-1]), 3)],
+    }))
+    return 0 if equal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
