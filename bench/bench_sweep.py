@@ -96,6 +96,31 @@ def tutorial_compute_losses(spikes, neurons_per_class, num_weights, class_index,
     return losses, num_learned_neurons
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def machine_scaling(n: int = 6_000_000) -> float:
+    """How much faster 2 equal pure-CPU jobs run on 2 processes than one after the other, right now.
+
+    The ceiling of any 2-worker speed-up on this machine at this moment: other users' load takes
+    cores away, and the ratio below can only be read against it.
+    """
+    import multiprocessing
+
+    start = time.perf_counter()
+    _burn(n), _burn(n)
+    sequential = time.perf_counter() - start
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        start = time.perf_counter()
+        pool.map(_burn, [n, n])
+        parallel = time.perf_counter() - start
+    return sequential / parallel
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--word", default="six")
@@ -132,12 +157,15 @@ def main() -> int:
         print(f"round {r + 1}: tutorial {tutorial_times[-1]:6.2f} s, stage {stage_times[-1]:6.2f} s "
               f"({workers} workers), ratio {tutorial_times[-1] / stage_times[-1]:.2f}x, results equal: {same}")
 
+    scaling = machine_scaling()
     best_tutorial, best_stage = min(tutorial_times), min(stage_times)
     print(f"tutorial loop (1 process, engine forward): best {best_tutorial:6.2f} s")
     print(f"sweep stage ({workers} workers, numpy scoring):   best {best_stage:6.2f} s")
     print(f"ratio: {best_tutorial / best_stage:.2f}x   (load average now {os.getloadavg()[0]:.1f})")
+    print(f"this machine's own 2-process scaling of a pure-CPU loop, now: {scaling:.2f}x (the parallel ceiling)")
     print(f"results equal (every repetition's loss and learned count): {equal}")
     print(json.dumps({
+        "machine_2_process_scaling": round(scaling, 3),
         "tutorial_seconds": [round(t, 3) for t in tutorial_times], "stage_seconds": [round(t, 3) for t in stage_times],
         "ratio": round(best_tutorial / best_stage, 3), "workers": workers, "equal": bool(equal),
         "loss_min_first_last": [round(float(v), 3) for v in (tut_losses.min(axis=1) / len(x))[[0, -1]]],
