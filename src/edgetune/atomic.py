@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -70,3 +71,29 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; swap it in for ``path`` if the block succeeds.
+
+    The previous folder goes as a whole, so files a new run no longer writes (e.g. the curves of
+    a class removed from the params) cannot linger. Two renames: ``path`` is briefly absent,
+    never half-written.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; outputs are ordinary project files
+    try:
+        yield tmp
+        graveyard = None
+        if target.exists() or target.is_symlink():
+            graveyard = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old.tmp", dir=target.parent))
+            os.replace(target, graveyard / target.name)
+        os.replace(tmp, target)
+        if graveyard is not None:
+            shutil.rmtree(graveyard)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

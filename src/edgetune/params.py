@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+import ruamel.yaml
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -151,6 +152,22 @@ class SweepParams(Section):
     learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
     seed: Seed = 0
     jobs: Annotated[int, Field(ge=0)] = 0  # worker processes; 0 = all cores
+    knee_sensitivity: Annotated[float, Field(gt=0)] = 1.0  # kneedle's S: higher = only sharper bends count
+
+    @field_validator("words", mode="before")
+    @classmethod
+    def _one_word_or_list(cls, words):
+        # `dvc exp run -S sweep.words=six` gives a plain string: read it as a list of one word
+        if isinstance(words, str) and words != "all":
+            return [words]
+        return words
+
+    @field_validator("words")
+    @classmethod
+    def _non_empty_distinct(cls, words):
+        if words != "all" and (not words or len(set(words)) != len(words) or not all(w.strip() for w in words)):
+            raise ValueError("words must be 'all' or a non-empty list of class names without repeats")
+        return words
 
     @field_validator("neurons_per_class")
     @classmethod
@@ -213,13 +230,23 @@ def parse_params(raw: dict | None, path: str | Path = "params.yaml") -> Params:
         raise EdgetuneError("\n".join(lines)) from None
 
 
+def read_yaml_as_dvc_does(text: str):
+    """Parse params.yaml with DVC's own parser (ruamel, YAML 1.2).
+
+    ``dvc exp run -S`` rewrites the whole file with a YAML 1.2 writer, which leaves the words
+    ``no``, ``off``, ``on``, ``yes`` unquoted; a YAML 1.1 reader (PyYAML) would turn them into
+    booleans and reject ``data.words``. Reading as DVC reads keeps what DVC shows and diffs.
+    """
+    return ruamel.yaml.YAML(typ="safe").load(text)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml_as_dvc_does(path.read_text())
     except FileNotFoundError:
         raise EdgetuneError(f"{path}: not found; run from the repository root or pass --params") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ruamel.yaml.YAMLError) as exc:
         raise EdgetuneError(f"{path}: not valid YAML: {exc}") from None
     if raw is not None and not isinstance(raw, dict):
         raise EdgetuneError(f"{path}: must be a mapping of sections (data, extractor, …)")
