@@ -178,6 +178,13 @@ def test_table_rows_ratios_plateau_and_outputs(tmp_path):
     assert csv.loc[csv.neurons_per_class == 300, "time_ratio_model"].item() == 1
     assert len(pd.read_csv(out["per_class.csv"])) == 3 * len(tutorial)
     assert out["table.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Warning" not in md
+    mismatch = fake_result(10, 0.916, 0.1, 10.1)
+    mismatch["runs"][1]["whole_model_same_weights"] = False
+    write_results(tmp_path / "results", [mismatch])
+    t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out.values())
+    assert t["whole_model_same_weights"] is False
+    assert "**Warning:** the whole model learned other weights" in out["table.md"].read_text()
 
 
 def test_plateau_with_a_looser_tolerance_and_ties():

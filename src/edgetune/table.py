@@ -154,6 +154,9 @@ def render_markdown(t: dict) -> str:
         f"{_pct(t['best_val_accuracy'])} at {t['best_neurons_per_class']}.",
         "",
     ]
+    if t["whole_model_same_weights"] is False:
+        lines += ["**Warning:** the whole model learned other weights than the edge layer on the spikes: "
+                  "are `data/spikes.npz` and `models/extractor.fbz` from the same run?", ""]
     return "\n".join(lines)
 
 
