@@ -45,3 +45,12 @@ def test_load_params_reports_missing_and_malformed_files(tmp_path):
     bad.write_text(yaml.safe_dump(["a", "list"]))
     with pytest.raises(EdgetuneError, match="must be a mapping"):
         load_params(bad)
+
+
+def test_params_rewritten_by_dvc_exp_run_set_param_still_load(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml as YAML 1.2: words like no/off/on/yes lose their quotes."""
+    path = tmp_path / "params.yaml"
+    path.write_text("data:\n  words:\n  - no\n  - off\n  - on\n  - yes\nweights:\n  fraction: 1e-1\n")
+    params = load_params(path)
+    assert params.data.words == ["no", "off", "on", "yes"]
+    assert params.weights.fraction == 0.1

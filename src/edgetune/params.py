@@ -186,10 +186,26 @@ class TableParams(Section):
     seeds: list[Seed] = Field(default_factory=lambda: [0, 1])
     tolerance: Annotated[float, Field(ge=0, le=1)] = 0.005
 
+    @field_validator("neurons_per_class")
+    @classmethod
+    def _non_empty_no_repeats(cls, values: list[int]) -> list[int]:
+        # each value is one DVC matrix item named after it: a repeat would be two stages with one name
+        if not values:
+            raise ValueError("neurons_per_class must list at least one value, e.g. [10, 50, 300]")
+        repeats = sorted({v for v in values if values.count(v) > 1})
+        if repeats:
+            raise ValueError(f"neurons_per_class repeats {repeats}; list each value once")
+        return sorted(values)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_no_repeats(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds repeat; a repeated seed is the same training twice")
+        return seeds
+
     @model_validator(mode="after")
     def _reference_in_list(self) -> "TableParams":
-        if not self.neurons_per_class:
-            raise ValueError("neurons_per_class must list at least one value")
         if self.reference not in self.neurons_per_class:
             raise ValueError(
                 f"reference {self.reference} is not in neurons_per_class {self.neurons_per_class}; "

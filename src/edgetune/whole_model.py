@@ -1,0 +1,98 @@
+"""The edge layer trained the tutorial's way: appended to the feature extractor, fit on the MFCCs.
+
+The tutorial times ``model_ak.fit(x_train, y_train)`` on the whole model — extractor followed by
+the learning layer — so its time ratios include the extractor's forward pass on every sample.
+The table shows that time next to the edge layer's own fit on precomputed spikes.
+
+The engine appends the edge layer (an Akida 1.0 ``FullyConnected``) to an Akida 1.0 extractor
+loaded from its ``.fbz`` and learns through it; the seeded initial weights of
+:func:`edgetune.edge.seeded_initial_weights` make it learn exactly what the edge layer learns on
+the same spikes in the same order (checked per run). An extractor the layer cannot be appended to
+(e.g. an Akida 2.0 model: "The IP version of the layer does not match") is timed as the sum of its
+forward pass and the edge layer's fit, and the table says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import akida
+import numpy as np
+from akida import AkidaUnsupervised, FullyConnected
+
+from edgetune import edge
+from edgetune.errors import EdgetuneError
+
+COMPOSED = "extractor + edge layer, one fit"
+SUMMED = "extractor forward + edge layer fit"
+log = logging.getLogger("edgetune.whole_model")
+
+
+@dataclass(frozen=True)
+class WholeFit:
+    """One timed fit the tutorial's way; ``trained`` is None when it was timed as forward + fit."""
+
+    seconds: float
+    mode: str
+    trained: edge.TrainedEdge | None
+
+
+def load_extractor(path: str | Path, width: int) -> akida.Model:
+    """The extractor ``.fbz``, checked to output (1, 1, width) like the spikes it made."""
+    path = Path(path)
+    if not path.exists():
+        raise EdgetuneError(f"{path}: not found; run the extractor stage first (dvc repro extractor)")
+    try:
+        model = akida.Model(str(path))
+    except (RuntimeError, ValueError) as exc:
+        raise EdgetuneError(f"{path}: not a readable Akida model ({exc}); rerun dvc repro extractor") from None
+    shape = tuple(model.output_shape)
+    if shape != (1, 1, width):
+        raise EdgetuneError(
+            f"{path}: outputs {list(shape)} but the spikes are {width} wide; "
+            "the spikes are stale, rerun dvc repro spikes"
+        )
+    return model
+
+
+def append_edge_layer(extractor_path: str | Path, config: edge.EdgeConfig, width: int) -> akida.Model | None:
+    """Extractor + the tutorial's edge layer, compiled, seeded; None if the engine refuses to append it."""
+    model = load_extractor(extractor_path, width)
+    try:
+        model.add(FullyConnected(name=edge.LAYER_NAME, units=config.units, activation=False))
+        model.compile(
+            optimizer=AkidaUnsupervised(
+                num_weights=config.num_weights,
+                num_classes=config.num_classes,
+                learning_competition=config.learning_competition,
+            )
+        )
+    except ValueError as exc:
+        log.warning("the engine cannot train an edge layer after this extractor (%s): timing %s instead", exc, SUMMED)
+        return None
+    initial = edge.seeded_initial_weights(width, config.units, config.num_weights, config.seed)
+    model.get_layer(edge.LAYER_NAME).set_variable("weights", initial)
+    return model
+
+
+def fit_whole_model(extractor_path: str | Path, x_mfcc: np.ndarray, y: np.ndarray, config: edge.EdgeConfig,
+                    width: int, edge_fit_seconds: float) -> WholeFit:
+    """Time the fit from MFCCs ``x_mfcc`` (N, 49, 10, 1) uint8, in the given order.
+
+    ``edge_fit_seconds`` is the edge layer's own fit time on the same samples, used only when the
+    layer cannot be appended (then: extractor forward time + that fit time).
+    """
+    x_mfcc = np.ascontiguousarray(x_mfcc, dtype=np.uint8)
+    model = append_edge_layer(extractor_path, config, width)
+    if model is None:
+        extractor = load_extractor(extractor_path, width)
+        start = time.perf_counter()
+        extractor.forward(x_mfcc)
+        return WholeFit(time.perf_counter() - start + edge_fit_seconds, SUMMED, None)
+    start = time.perf_counter()
+    model.fit(x_mfcc, y.astype(np.int32, copy=False))
+    seconds = time.perf_counter() - start
+    return WholeFit(seconds, COMPOSED, edge.trained_from_model(model, config, seconds))

@@ -1,0 +1,17 @@
+"""Stage table: the accuracy / time-ratio table from the table-train items."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from edgetune import cli, table  # noqa: E402
+
+
+def main(argv=None) -> int:
+    args = cli.stage_parser(__doc__).parse_args(argv)
+    return cli.run_stage("table", lambda: table.run(params_path=args.params))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

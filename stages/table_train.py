@@ -1,0 +1,19 @@
+"""Stage table-train (one DVC matrix item per value): full trainings at one neurons-per-class value."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from edgetune import cli, table_train  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = cli.stage_parser(__doc__)
+    parser.add_argument("--npc", type=int, required=True, help="neurons per class to train")
+    args = parser.parse_args(argv)
+    return cli.run_stage("table-train", lambda: table_train.run(args.npc, params_path=args.params))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
