@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # What a pipeline copy needs; tests/, bench/ and docs stay behind.
 # assets/ holds the offline plots template that .dvc/config names.
-PROJECT_PARTS = ("dvc.yaml", "params.yaml", "stages", "src", "assets", ".dvc/config", ".dvcignore", ".gitignore")
+PROJECT_PARTS = ("dvc.yaml", "params.yaml", "stages", "src", "assets", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore")
 
 
 def project_env() -> dict[str, str]:
@@ -55,6 +55,19 @@ class DvcProject:
         for section, values in sections.items():
             params.setdefault(section, {}).update(values)
         (self.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, default_flow_style=False))
+
+    def only_stages(self, *names: str) -> None:
+        """Keep only these stages in dvc.yaml: upstream outputs the test writes become plain inputs.
+
+        With the upstream stages present but never run, ``dvc exp run`` would check out their
+        (unknown) outputs and delete the files the test placed.
+        """
+        dvc_yaml = self.root / "dvc.yaml"
+        pipeline = yaml.safe_load(dvc_yaml.read_text())
+        unknown = set(names) - set(pipeline["stages"])
+        assert not unknown, f"no such stage(s) in dvc.yaml: {sorted(unknown)}"
+        pipeline["stages"] = {k: v for k, v in pipeline["stages"].items() if k in names}
+        dvc_yaml.write_text(yaml.safe_dump(pipeline, sort_keys=False, allow_unicode=True))
 
     def commit(self, message: str = "test") -> None:
         self.run("git", "add", "-A")

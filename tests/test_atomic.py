@@ -66,3 +66,15 @@ def test_dataset_round_trip_and_clear_errors(tmp_path):
         validate(KwsDataset(np.zeros((10, 49, 11, 1)), ds.y_train, ds.x_val, ds.y_val, ds.classes), "f.npz")
     with pytest.raises(EdgetuneError, match="labels span 0..5"):
         validate(KwsDataset(ds.x_train, np.array([0, 1, 5] + [0] * 7), ds.x_val, ds.y_val, ds.classes), "f.npz")
+
+
+def test_outputs_are_ordinary_readable_files_not_private_temp_files(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "m.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
