@@ -91,6 +91,7 @@ class ExtractorParams(Section):
     spike_width: PosInt = 256
     epochs: PosInt = 12
     qat_epochs: PosInt = 3
+    head_epochs: PosInt = 10  # classifier alone on the calibrated spikes (seconds, not epochs of the network)
     batch_size: PosInt = 100
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3
     qat_learning_rate: Annotated[float, Field(gt=0)] = 1e-4
