@@ -3,7 +3,8 @@
 BrainChip's pretrained extractor cannot be downloaded offline, so the ``train`` source rebuilds
 it from the dataset: the seed's Akida 1.0 architecture (conv_0 → separable_1..5 → separable_6
 with 1-bit activations, the spikes) plus a dense classifier used only to train it. The recipe
-(DESIGN.md §4) is float training → ``cnn2snn.quantize`` (8-bit input weights, 4-bit weights,
+(DESIGN.md §4) is float training (augmented batches, cosine-decayed learning rate) →
+BatchNormalization statistics re-estimated → ``cnn2snn.quantize`` (8-bit input weights, 4-bit weights,
 4-bit activations, 1 bit on the spike layer) → calibration of the spike layer → quantization-aware
 fine-tuning → recalibration → ``cnn2snn.convert``.
 
@@ -109,11 +110,56 @@ class EpochBar(keras.callbacks.Callback):
         self.bar.close()
 
 
-def _fit(model: keras.Model, ds: KwsDataset, p: ExtractorParams, epochs: int, lr: float, desc: str) -> None:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
+class AugmentedBatches(keras.utils.Sequence):
+    """Shuffled training batches, each MFCC shifted in time and with added noise, from a seeded generator.
+
+    The validation voices are never seen in training (split by speaker), and the float model
+    overfits the training voices (train 93 %, val 60 % after 12 epochs, measured). A shift of
+    up to ``max_shift`` frames (the word starts earlier or later) and Gaussian noise of
+    ``noise`` uint8 levels raised validation accuracy to 66 % (measured; stronger augmentation
+    or L2 did worse). Written here rather than with Keras's random layers because those would
+    have to be removed before ``cnn2snn.quantize``, and a numpy generator seeded per phase
+    keeps the batches — hence the ``.fbz`` — byte-identical.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, max_shift: int, noise: float,
+                 seed: tuple[int, ...]):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.max_shift, self.noise = x, y, batch_size, max_shift, noise
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def on_epoch_end(self) -> None:
+        n = len(self.x)
+        self.order = self.rng.permutation(n)
+        self.shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, size=n)
+        self.noise_seed = int(self.rng.integers(2**31))
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        frames = self.x.shape[1]
+        # Shift along time, repeating the edge frame (the clip's start/end are near-silence).
+        t = np.clip(np.arange(frames)[None, :] - self.shifts[idx][:, None], 0, frames - 1)
+        xb = self.x[idx[:, None], t]
+        if self.noise > 0:
+            noise = np.random.default_rng([self.noise_seed, i]).normal(0.0, self.noise, xb.shape)
+            xb = np.clip(xb + noise, 0, 255).astype(np.uint8)
+        return xb, self.y[idx]
+
+
+def _fit(model: keras.Model, ds: KwsDataset, p: ExtractorParams, epochs: int, lr: float, desc: str,
+         phase: int) -> None:
+    """Adam with a cosine-decayed learning rate on augmented batches (seeded by ``p.seed`` and ``phase``)."""
+    batches = AugmentedBatches(ds.x_train, ds.y_train, p.batch_size, p.augment_shift, p.augment_noise,
+                               seed=(p.seed, phase))
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * len(batches))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(ds.x_train, ds.y_train, batch_size=p.batch_size, epochs=epochs, shuffle=True, verbose=0,
-              validation_data=(ds.x_val, ds.y_val), callbacks=[EpochBar(desc, epochs)])
+    model.fit(batches, epochs=epochs, shuffle=False, verbose=0, validation_data=(ds.x_val, ds.y_val),
+              callbacks=[EpochBar(desc, epochs)])
 
 
 def reestimate_batchnorm(model: keras.Model, x: np.ndarray) -> None:
@@ -156,35 +202,6 @@ def calibrate_spike_layer(model: keras.Model, x: np.ndarray, firing_target: floa
     layer.bias.assign((bias + threshold - quantile).astype(bias.dtype))
 
 
-def spike_features(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    """The 1-bit layer's outputs (0 or its step) on ``x``, flattened to (N, D)."""
-    spikes = keras.Model(model.input, model.get_layer(SPIKE_ACTIVATION).output).predict(
-        x, batch_size=PREDICT_BATCH, verbose=0)
-    return spikes.reshape(len(x), -1)
-
-
-def refit_classifier(model: keras.Model, ds: KwsDataset, p: ExtractorParams, desc: str) -> None:
-    """Train the (quantized) classifier alone on the current spikes, then put its weights back.
-
-    Calibration changes what the classifier sees — from small float activations to 0/6 spikes,
-    then a shifted firing pattern — and a few quantization-aware epochs at a low learning rate
-    do not undo that (measured: loss 10 at the start of fine-tuning). The spikes are computed
-    once, so this costs seconds, not epochs of the whole network.
-    """
-    classifier = model.get_layer(CLASSIFIER)
-    features = spike_features(model, ds.x_train)
-    val_features = spike_features(model, ds.x_val)
-    head_layer = classifier.__class__.from_config(classifier.get_config())
-    inputs = keras.layers.Input(shape=features.shape[1:])
-    head = keras.Model(inputs, keras.layers.Activation("softmax")(head_layer(inputs)))
-    head_layer.set_weights(classifier.get_weights())
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
-                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    head.fit(features, ds.y_train, batch_size=p.batch_size, epochs=p.head_epochs, shuffle=True, verbose=0,
-             validation_data=(val_features, ds.y_val), callbacks=[EpochBar(desc, p.head_epochs)])
-    classifier.set_weights(head_layer.get_weights())
-
-
 def firing_fraction(model: keras.Model, x: np.ndarray) -> float:
     """Mean fraction of spike-layer neurons firing on ``x`` in the quantized Keras model."""
     spikes = keras.Model(model.input, model.get_layer(SPIKE_ACTIVATION).output).predict(
@@ -224,7 +241,7 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
     with set_akida_version(AkidaVersion.v1):
         model = build_dscnn_edge(ds.num_classes, p.conv_filters, p.separable_filters, p.spike_width)
         t0 = time.perf_counter()
-        _fit(model, ds, p, p.epochs, p.learning_rate, "float training")
+        _fit(model, ds, p, p.epochs, p.learning_rate, "float training", phase=0)
         reestimate_batchnorm(model, _subset(ds.x_train, BN_SAMPLES, p.seed))
         float_acc = keras_accuracy(model, ds.x_val, ds.y_val)
         log.info("float model: val accuracy %.4f (%.0f s)", float_acc, time.perf_counter() - t0)
@@ -234,13 +251,10 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
         calibrate_spike_layer(quantized, ds.x_train, p.firing_target)
         log.info("quantized 8/4/4, 1-bit spikes calibrated: val accuracy %.4f, firing %.3f",
                  keras_accuracy(quantized, ds.x_val, ds.y_val), firing_fraction(quantized, ds.x_val))
-        refit_classifier(quantized, ds, p, "classifier on spikes")
-        log.info("classifier refitted on the spikes: val accuracy %.4f", keras_accuracy(quantized, ds.x_val, ds.y_val))
 
         t0 = time.perf_counter()
-        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware")
+        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware", phase=1)
         calibrate_spike_layer(quantized, ds.x_train, p.firing_target)
-        refit_classifier(quantized, ds, p, "classifier on spikes")
         quantized_acc = keras_accuracy(quantized, ds.x_val, ds.y_val)
         log.info("fine-tuned and recalibrated: val accuracy %.4f, firing %.3f (%.0f s)",
                  quantized_acc, firing_fraction(quantized, ds.x_val), time.perf_counter() - t0)

@@ -67,8 +67,8 @@ def from_training(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     t0 = time.perf_counter()
     trained = dscnn.train_dscnn_edge(ds, params)
     seconds = time.perf_counter() - t0
-    log.info("Akida summary of the full model (the classifier is removed next):\n%s", akida_summary(trained.akida_model))
     model = trained.akida_model
+    log.info("Akida summary of the full model (the classifier is removed next):\n%s", akida_summary(model))
     model.pop_layer()
     return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds)
 
@@ -91,6 +91,9 @@ def download_brainchip_model() -> Path:
         ) from None
     except ValueError as exc:  # pooch: hash mismatch
         raise EdgetuneError(f"extractor.source = 'brainchip': {BRAINCHIP_URL}: {exc}") from None
+    except OSError as exc:  # the cache folder cannot be written
+        raise EdgetuneError(f"extractor.source = 'brainchip': cannot store the model in {cache} ({exc}); "
+                            "set KERAS_HOME to a writable folder") from None
 
 
 def from_brainchip(ds: KwsDataset) -> Extractor:
@@ -101,9 +104,13 @@ def from_brainchip(ds: KwsDataset) -> Extractor:
     from edgetune.dscnn import akida_accuracy
 
     with set_akida_version(AkidaVersion.v1):
-        keras_model = load_quantized_model(str(path))
-        scaling = None if _has_rescaling(keras_model) else BRAINCHIP_INPUT_SCALING
-        model = convert(keras_model, input_scaling=scaling)
+        try:
+            keras_model = load_quantized_model(str(path))
+            scaling = None if _has_rescaling(keras_model) else BRAINCHIP_INPUT_SCALING
+            model = convert(keras_model, input_scaling=scaling)
+        except Exception as exc:  # a toolchain that no longer reads BrainChip's file: say so in one line
+            raise EdgetuneError(f"extractor.source = 'brainchip': {path} could not be loaded and converted "
+                                f"({type(exc).__name__}: {exc}); use extractor.source: train") from None
     log.info("Akida summary of BrainChip's model (the classifier is removed next):\n%s", akida_summary(model))
     accuracy = None
     # BrainChip's labels are its word_to_index: comparable only on BrainChip's own dataset.
