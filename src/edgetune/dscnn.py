@@ -13,7 +13,7 @@ The layers are plain tf_keras layers laid out exactly as akida_models 1.14.2's v
 ``<block>/relu``; global average pooling before BN, ReLU capped at 6). Writing them here keeps
 akida-models and its gigabyte of dependencies out of the default path.
 
-Call :func:`edgetune.logs.quiet_tensorflow` before importing this module.
+Call :func:`edgetune.logs.import_tensorflow_quietly` before importing this module.
 """
 
 from __future__ import annotations
