@@ -6,9 +6,12 @@ stage's own progress, so :func:`quiet_tensorflow` must run before ``import tenso
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import warnings
+from typing import Iterator
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -25,3 +28,35 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(tensorflow|keras|tf_keras|quantizeml|cnn2snn).*")
     for name in ("tensorflow", "absl", "h5py", "keras", "tf_keras"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def stderr_fd_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block (C++ libraries write there directly)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow, tf_keras, cnn2snn and quantizeml without their start-up noise.
+
+    TensorFlow's CUDA plugin registration and XLA write absl messages ("Unable to register cuDNN
+    factory", "computation placer already registered") straight to fd 2 at import, whatever
+    TF_CPP_MIN_LOG_LEVEL says; only silencing the descriptor during the import hides them.
+    """
+    quiet_tensorflow()
+    with stderr_fd_silenced():
+        import cnn2snn  # noqa: F401
+        import quantizeml  # noqa: F401
+        import tensorflow as tf
+        import tf_keras  # noqa: F401
+    tf.get_logger().setLevel(logging.ERROR)
+    tf.autograph.set_verbosity(0)

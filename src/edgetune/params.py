@@ -102,11 +102,13 @@ class ExtractorParams(Section):
     conv_filters: PosInt = 32
     separable_filters: PosInt = 64
     spike_width: PosInt = 256
-    epochs: PosInt = 12
-    qat_epochs: PosInt = 3
+    epochs: PosInt = 20  # float training
+    qat_epochs: PosInt = 4  # quantization-aware fine-tuning
     batch_size: PosInt = 100
-    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
-    qat_learning_rate: Annotated[float, Field(gt=0)] = 1e-4
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-3  # initial; cosine decay to 0 over the epochs
+    qat_learning_rate: Annotated[float, Field(gt=0)] = 5e-4
+    augment_shift: Annotated[int, Field(ge=0, le=24)] = 4  # max time shift in frames (20 ms each); 0 = none
+    augment_noise: Annotated[float, Field(ge=0)] = 12.0  # Gaussian noise std in uint8 levels; 0 = none
     firing_target: Annotated[float, Field(gt=0, lt=1)] = 0.3
     seed: Seed = 0
 

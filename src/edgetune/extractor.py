@@ -1,0 +1,268 @@
+"""The extractor stage: an Akida model that turns the dataset's MFCC into binary spikes.
+
+Three sources (``extractor.source``):
+
+- ``train`` (default): the tutorial's DS-CNN-edge trained here on the dataset (:mod:`edgetune.dscnn`);
+- ``brainchip``: BrainChip's pretrained ``ds_cnn_kws`` (Akida 1.0, 4-bit, 1-bit last activation),
+  as in the tutorial — needs the network;
+- ``file``: the user's Akida ``.fbz`` or quantized Keras ``.h5`` (converted here).
+
+Whatever the source, the result must take (49, 10, 1) uint8 inputs and return a (1, 1, D) map of
+0/1 spikes that are neither all 0 nor all 1 on the validation split: the later stages (and Akida
+edge learning) need exactly that, so a model that fails is refused here with one clear line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import akida
+import numpy as np
+
+from edgetune.atomic import atomic_path, write_json
+from edgetune.dataset import KwsDataset, load_dataset
+from edgetune.errors import EdgetuneError
+from edgetune.logs import import_tensorflow_quietly
+from edgetune.params import ExtractorParams, load_params
+
+log = logging.getLogger("extractor")
+
+# What akida_models 1.14.2's ds_cnn_kws_pretrained() fetches in the Akida 1.0 context, and how it
+# loads it (fetch_file + cnn2snn.load_quantized_model). Doing the same two steps here instead of
+# installing akida-models: its dependency set adds 1 GB (opencv, librosa, tensorflow-datasets…),
+# and with --no-deps its package __init__ fails to import (it imports every model family).
+BRAINCHIP_URL = "https://data.brainchip.com/models/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
+BRAINCHIP_SHA256 = "2ba6220bb9545857c99a327ec14d2d777420c7848cb6a9b17d87e5a01951fe6f"
+BRAINCHIP_INPUT_SCALING = (255, 0)  # the tutorial's convert(model, input_scaling=(255, 0))
+CHECK_SAMPLES = 32  # samples forwarded first, to refuse a wrong model before the full pass
+FORWARD_BATCH = 1024  # keeps the forward's memory bounded on large datasets
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """The spike extractor (classifier removed) and what is known of the full model's accuracy."""
+
+    model: akida.Model
+    float_accuracy: float | None = None
+    quantized_accuracy: float | None = None
+    akida_accuracy: float | None = None
+    train_seconds: float | None = None
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras and akida_models cache pretrained models (``~/.keras/models``)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
+
+
+def from_training(ds: KwsDataset, params: ExtractorParams) -> Extractor:
+    import_tensorflow_quietly()
+    from edgetune import dscnn
+
+    t0 = time.perf_counter()
+    trained = dscnn.train_dscnn_edge(ds, params)
+    seconds = time.perf_counter() - t0
+    model = trained.akida_model
+    log.info("Akida summary of the full model (the classifier is removed next):\n%s", akida_summary(model))
+    model.pop_layer()
+    return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds)
+
+
+def download_brainchip_model() -> Path:
+    """BrainChip's pretrained DS-CNN .h5, from the Keras cache or the network; one clear line if neither."""
+    import pooch
+    import requests
+
+    cache = keras_cache_dir()
+    fname = Path(BRAINCHIP_URL).name
+    try:
+        return Path(pooch.retrieve(BRAINCHIP_URL, known_hash=f"sha256:{BRAINCHIP_SHA256}", fname=fname,
+                                   path=cache, progressbar=True))
+    except requests.exceptions.RequestException as exc:
+        raise EdgetuneError(
+            f"extractor.source = 'brainchip': cannot download {BRAINCHIP_URL} ({type(exc).__name__}); "
+            f"this source needs the network — or put the file at {cache / fname} "
+            f"(sha256 {BRAINCHIP_SHA256}), or use extractor.source: train"
+        ) from None
+    except ValueError as exc:  # pooch: hash mismatch
+        raise EdgetuneError(f"extractor.source = 'brainchip': {BRAINCHIP_URL}: {exc}") from None
+    except OSError as exc:  # the cache folder cannot be written
+        raise EdgetuneError(f"extractor.source = 'brainchip': cannot store the model in {cache} ({exc}); "
+                            "set KERAS_HOME to a writable folder") from None
+
+
+def from_brainchip(ds: KwsDataset) -> Extractor:
+    path = download_brainchip_model()
+    import_tensorflow_quietly()
+    from cnn2snn import AkidaVersion, convert, load_quantized_model, set_akida_version
+
+    from edgetune.dscnn import akida_accuracy
+
+    with set_akida_version(AkidaVersion.v1):
+        try:
+            keras_model = load_quantized_model(str(path))
+            scaling = None if _has_rescaling(keras_model) else BRAINCHIP_INPUT_SCALING
+            model = convert(keras_model, input_scaling=scaling)
+        except Exception as exc:  # a toolchain that no longer reads BrainChip's file: say so in one line
+            raise EdgetuneError(f"extractor.source = 'brainchip': {path} could not be loaded and converted "
+                                f"({type(exc).__name__}: {exc}); use extractor.source: train") from None
+    log.info("Akida summary of BrainChip's model (the classifier is removed next):\n%s", akida_summary(model))
+    accuracy = None
+    # BrainChip's labels are its word_to_index: comparable only on BrainChip's own dataset.
+    if ds.meta.get("source") == "brainchip" and model.output_shape[-1] == ds.num_classes:
+        accuracy = akida_accuracy(model, ds.x_val, ds.y_val)
+        log.info("BrainChip's model: Akida val accuracy %.4f", accuracy)
+    else:
+        log.info("dataset is not BrainChip's (its labels differ): no accuracy for the pretrained classifier")
+    model.pop_layer()
+    return Extractor(model, akida_accuracy=accuracy)
+
+
+def _has_rescaling(keras_model) -> bool:
+    import tf_keras as keras
+
+    return any(isinstance(layer, keras.layers.Rescaling) for layer in keras_model.layers[:2])
+
+
+def from_file(path: Path) -> Extractor:
+    """The user's Akida ``.fbz``, or a quantized Keras ``.h5`` converted with cnn2snn."""
+    where = f"extractor.path = '{path}'"
+    if not path.is_file():
+        raise EdgetuneError(f"{where}: file not found; give the path (from the repository root) of an Akida "
+                            ".fbz or a quantized Keras .h5")
+    suffix = path.suffix.lower()
+    if suffix == ".fbz":
+        try:
+            return Extractor(akida.Model(str(path)))
+        except Exception as exc:  # akida raises plain RuntimeError/ValueError on a bad file
+            raise EdgetuneError(f"{where}: not a readable Akida model ({exc})") from None
+    if suffix == ".h5":
+        return Extractor(convert_keras_file(path, where))
+    raise EdgetuneError(f"{where}: unsupported file type '{suffix}'; give an Akida .fbz or a quantized Keras .h5")
+
+
+def convert_keras_file(path: Path, where: str) -> akida.Model:
+    import_tensorflow_quietly()
+    from cnn2snn import convert, load_quantized_model
+    import quantizeml.layers  # noqa: F401  (registers quantizeml's layers with Keras, for v2 models)
+
+    try:
+        keras_model = load_quantized_model(str(path))
+    except Exception as exc:
+        raise EdgetuneError(f"{where}: not a loadable Keras model ({exc})") from None
+    try:
+        return convert(keras_model)
+    except Exception as exc:
+        raise EdgetuneError(f"{where}: cnn2snn.convert refused it ({exc}); the .h5 must be quantized "
+                            "(cnn2snn.quantize or quantizeml) and Akida-compatible") from None
+
+
+def akida_summary(model: akida.Model) -> str:
+    """``Model.summary()`` prints; capture it so it goes to the log with the rest."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        model.summary()
+    return buffer.getvalue().rstrip()
+
+
+def forward_spikes(model: akida.Model, x: np.ndarray, origin: str) -> np.ndarray:
+    """Forward ``x`` in batches; the spikes as an (N, D) array."""
+    outputs = []
+    for start in range(0, len(x), FORWARD_BATCH):
+        try:
+            out = model.forward(x[start:start + FORWARD_BATCH])
+        except Exception as exc:
+            raise EdgetuneError(f"{origin}: the Akida model failed on the dataset's MFCC ({exc})") from None
+        outputs.append(np.asarray(out).reshape(len(out), -1))
+    return np.concatenate(outputs)
+
+
+def check_extractor(model: akida.Model, x_val: np.ndarray, origin: str) -> np.ndarray:
+    """Refuse a model the edge layer cannot use; return its spikes on ``x_val`` as uint8 (N, D)."""
+    input_shape = tuple(int(v) for v in model.input_shape)
+    if input_shape != tuple(x_val.shape[1:]):
+        raise EdgetuneError(f"{origin}: the model takes inputs of shape {input_shape}, the dataset's MFCC are "
+                            f"{tuple(x_val.shape[1:])}; use an extractor built for 49×10×1 uint8 MFCC")
+    output_shape = tuple(int(v) for v in model.output_shape)
+    if len(output_shape) != 3 or output_shape[:2] != (1, 1):
+        raise EdgetuneError(f"{origin}: the model's output shape is {output_shape}, expected (1, 1, D) spikes; "
+                            "the extractor must end with a 1×1 map (global pooling before its last layer)")
+
+    def refuse_non_binary(spikes: np.ndarray, n: int) -> None:
+        values = np.unique(spikes)
+        if not np.isin(values, (0, 1)).all():
+            raise EdgetuneError(
+                f"{origin}: the output is not binary (values {values.min()}..{values.max()} on {n} samples); the "
+                "extractor's last layer must have 1-bit activations — if the model still ends with its "
+                "classifier, remove it (akida Model.pop_layer())")
+
+    refuse_non_binary(forward_spikes(model, x_val[:CHECK_SAMPLES], origin), min(CHECK_SAMPLES, len(x_val)))
+    spikes = forward_spikes(model, x_val, origin)
+    refuse_non_binary(spikes, len(x_val))
+    if not spikes.any():
+        raise EdgetuneError(f"{origin}: every spike is 0 on the {len(x_val)} validation samples, so edge learning "
+                            "would learn nothing; the 1-bit layer needs calibrating (source train: more epochs "
+                            "or a higher extractor.firing_target)")
+    if spikes.all():
+        raise EdgetuneError(f"{origin}: every spike is 1 on the {len(x_val)} validation samples, so spikes carry "
+                            "no information; the 1-bit layer needs calibrating (source train: a lower "
+                            "extractor.firing_target)")
+    return spikes.astype(np.uint8)
+
+
+def spike_statistics(spikes: np.ndarray) -> dict:
+    per_sample = spikes.sum(axis=1)
+    per_neuron = spikes.mean(axis=0)
+    return {
+        "spike_width": int(spikes.shape[1]),
+        "median_spikes": float(np.median(per_sample)),
+        "mean_spikes": round(float(per_sample.mean()), 3),
+        "firing_fraction": round(float(spikes.mean()), 4),
+        "neurons_never_firing": int(np.sum(per_neuron == 0)),
+        "neurons_always_firing": int(np.sum(per_neuron == 1)),
+        "val_samples": int(len(spikes)),
+    }
+
+
+def build_extractor(ds: KwsDataset, params: ExtractorParams) -> Extractor:
+    if params.source == "train":
+        return from_training(ds, params)
+    if params.source == "brainchip":
+        return from_brainchip(ds)
+    return from_file(Path(params.path))
+
+
+def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/kws.npz",
+        model_path: str | Path = "models/extractor.fbz", metrics_path: str | Path = "metrics/extractor.json") -> dict:
+    params = load_params(params_path).extractor
+    ds = load_dataset(data_path)
+    log.info("source %s; dataset %s: %d train, %d val, %d classes", params.source, data_path,
+             len(ds.x_train), len(ds.x_val), ds.num_classes)
+    extractor = build_extractor(ds, params)
+    origin = f"extractor.source = '{params.source}'" + (f", path '{params.path}'" if params.source == "file" else "")
+    log.info("Akida summary of the extractor:\n%s", akida_summary(extractor.model))
+    spikes = check_extractor(extractor.model, ds.x_val, origin)
+    metrics = {
+        "source": params.source,
+        "float_val_accuracy": _rounded(extractor.float_accuracy),
+        "quantized_val_accuracy": _rounded(extractor.quantized_accuracy),
+        "akida_val_accuracy": _rounded(extractor.akida_accuracy),
+        "train_seconds": None if extractor.train_seconds is None else round(extractor.train_seconds, 1),
+        **spike_statistics(spikes),
+    }
+    with atomic_path(model_path, suffix=".fbz") as tmp:
+        extractor.model.save(str(tmp))
+    write_json(metrics_path, metrics)
+    log.info("wrote %s: %d spikes per sample, median %.0f; %d neurons never fire, %d always fire",
+             model_path, metrics["spike_width"], metrics["median_spikes"], metrics["neurons_never_firing"],
+             metrics["neurons_always_firing"])
+    return metrics
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)

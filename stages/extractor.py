@@ -1,0 +1,21 @@
+"""DVC stage `extractor`: data/kws.npz → models/extractor.fbz (binary spikes) + metrics/extractor.json."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from edgetune import cli, extractor  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = cli.stage_parser(__doc__)
+    parser.add_argument("--data", default="data/kws.npz", help="dataset (default: data/kws.npz)")
+    parser.add_argument("--model", default="models/extractor.fbz", help="output Akida model")
+    parser.add_argument("--metrics", default="metrics/extractor.json", help="output metrics")
+    args = parser.parse_args(argv)
+    return cli.run_stage("extractor", lambda: extractor.run(args.params, args.data, args.model, args.metrics))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""The extractor stage: real TensorFlow/cnn2snn training, real akida models, real `dvc repro`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import akida
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, project_env
+from edgetune import extractor
+from edgetune.errors import EdgetuneError
+from fake_kws import make_fake_kws, save_fake_kws
+
+# Small enough for ~15 s of training on 2 cores; one epoch learns (4 classes) with a higher
+# learning rate than the default (the cosine decay halves the mean rate over a single epoch).
+TINY_TRAIN = dict(conv_filters=8, separable_filters=16, spike_width=32, epochs=1, qat_epochs=1,
+                  batch_size=16, learning_rate=3e-3)
+TINY_DATA = dict(num_classes=4, train_per_class=100, val_per_class=20)
+
+
+def forward_val(model_path: Path, ds) -> np.ndarray:
+    model = akida.Model(str(model_path))
+    return model.forward(ds.x_val)
+
+
+def test_train_stage_in_dvc_gives_live_binary_spikes_deterministically(dvc_project):
+    ds = save_fake_kws(dvc_project.root / "data" / "kws.npz", **TINY_DATA)
+    dvc_project.set_params(extractor=TINY_TRAIN)
+    dvc_project.commit("tiny extractor params")
+    dvc_project.run("dvc", "repro", "-s", "extractor")
+
+    model_path = dvc_project.root / "models" / "extractor.fbz"
+    spikes = forward_val(model_path, ds)
+    assert spikes.shape == (len(ds.x_val), 1, 1, 32)
+    assert set(np.unique(spikes).tolist()) == {0, 1}
+    per_sample = spikes.reshape(len(spikes), -1).sum(axis=1)
+    assert 0 < np.median(per_sample) < 32
+
+    metrics = json.loads((dvc_project.root / "metrics" / "extractor.json").read_text())
+    assert metrics["source"] == "train"
+    assert metrics["spike_width"] == 32
+    assert metrics["median_spikes"] == float(np.median(per_sample))
+    assert metrics["neurons_never_firing"] < 32 and metrics["neurons_always_firing"] < 32
+    for key in ("float_val_accuracy", "quantized_val_accuracy", "akida_val_accuracy"):
+        assert metrics[key] > 0.4, (key, metrics)  # 4 classes: chance is 0.25 (measured: 0.61–0.68)
+    assert metrics["train_seconds"] > 0
+
+    first = model_path.read_bytes()
+    dvc_project.run("dvc", "repro", "-s", "-f", "extractor")
+    assert model_path.read_bytes() == first, "same params and data must give a byte-identical .fbz"
+
+    # The user's own .fbz (here: the one just trained) through source=file gives the same spikes.
+    user_model = dvc_project.root / "user" / "my_extractor.fbz"
+    user_model.parent.mkdir()
+    user_model.write_bytes(first)
+    dvc_project.set_params(extractor={"source": "file", "path": "user/my_extractor.fbz"})
+    dvc_project.run("dvc", "repro", "-s", "extractor")
+    from_file = json.loads((dvc_project.root / "metrics" / "extractor.json").read_text())
+    assert from_file["source"] == "file"
+    assert from_file["akida_val_accuracy"] is None and from_file["train_seconds"] is None
+    assert {k: from_file[k] for k in ("spike_width", "median_spikes", "neurons_never_firing")} == \
+        {k: metrics[k] for k in ("spike_width", "median_spikes", "neurons_never_firing")}
+    assert model_path.read_bytes() == first
+
+
+# --- source=file: models made with the akida API (no TensorFlow, so these are fast) ---
+
+def akida_model(path: Path, input_shape=(49, 10, 1), act_bits=1, pooling=True, weights=None, width=16) -> Path:
+    """A one-layer Akida 1.0 model: 3×3 convolution (+ global average pooling) with act_bits activations."""
+    model = akida.Model()
+    model.add(akida.InputConvolutional(
+        input_shape=input_shape, filters=width, kernel_size=(3, 3), padding=akida.Padding.Same, weights_bits=4,
+        act_bits=act_bits, pool_type=akida.PoolType.Average if pooling else akida.PoolType.NoPooling, name="conv"))
+    layer = model.get_layer("conv")
+    if weights is None:  # mixed signs: some neurons fire, some do not
+        weights = np.random.default_rng(0).integers(-7, 8, size=(3, 3, input_shape[-1], width))
+    layer.set_variable("weights", np.broadcast_to(weights, (3, 3, input_shape[-1], width)).astype(np.int8))
+    model.save(str(path))
+    return path
+
+
+@pytest.fixture
+def file_run(tmp_path):
+    """Run the extractor in-process on a tiny dataset with source=file and the given model."""
+    data = tmp_path / "kws.npz"
+    save_fake_kws(data, **TINY_DATA)
+
+    def run(model_path: Path) -> dict:
+        params = tmp_path / "params.yaml"
+        params.write_text(yaml.safe_dump({"extractor": {"source": "file", "path": str(model_path)}}))
+        return extractor.run(params, data, tmp_path / "out" / "extractor.fbz", tmp_path / "out" / "extractor.json")
+
+    return run
+
+
+def test_file_good_binary_model_is_accepted(tmp_path, file_run):
+    metrics = file_run(akida_model(tmp_path / "good.fbz"))
+    assert metrics["source"] == "file" and metrics["spike_width"] == 16
+    assert 0 < metrics["median_spikes"] < 16
+    saved = akida.Model(str(tmp_path / "out" / "extractor.fbz"))
+    assert tuple(saved.output_shape) == (1, 1, 16)
+
+
+def test_file_non_binary_output_is_refused(tmp_path, file_run):
+    with pytest.raises(EdgetuneError, match=r"output is not binary \(values 0\.\.15.*pop_layer"):
+        file_run(akida_model(tmp_path / "four_bit.fbz", act_bits=4))
+    assert not (tmp_path / "out" / "extractor.fbz").exists()
+
+
+def test_file_wrong_input_shape_is_refused(tmp_path, file_run):
+    with pytest.raises(EdgetuneError, match=r"inputs of shape \(32, 32, 1\), the dataset's MFCC are \(49, 10, 1\)"):
+        file_run(akida_model(tmp_path / "images.fbz", input_shape=(32, 32, 1)))
+
+
+def test_file_output_that_is_not_1x1xD_is_refused(tmp_path, file_run):
+    with pytest.raises(EdgetuneError, match=r"output shape is \(49, 10, 16\), expected \(1, 1, D\)"):
+        file_run(akida_model(tmp_path / "map.fbz", pooling=False))
+
+
+def test_file_with_dead_spikes_is_refused(tmp_path, file_run):
+    with pytest.raises(EdgetuneError, match="every spike is 0"):
+        file_run(akida_model(tmp_path / "dead.fbz", weights=-7))  # inputs are >= 0: never fires
+
+
+def test_file_missing_or_unknown_type_is_refused(tmp_path, file_run):
+    with pytest.raises(EdgetuneError, match="file not found"):
+        file_run(tmp_path / "nowhere.fbz")
+    (tmp_path / "model.onnx").write_bytes(b"\0")
+    with pytest.raises(EdgetuneError, match="unsupported file type '.onnx'"):
+        file_run(tmp_path / "model.onnx")
+    (tmp_path / "broken.fbz").write_bytes(b"not a model")
+    with pytest.raises(EdgetuneError, match="not a readable Akida model"):
+        file_run(tmp_path / "broken.fbz")
+
+
+# --- the Keras side: calibration, BN statistics, a quantized .h5 given by the user ---
+
+def test_quantized_keras_h5_is_calibrated_converted_and_accepted(tmp_path, file_run):
+    from edgetune.logs import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import tf_keras as keras
+    from cnn2snn import AkidaVersion, quantize, quantize_layer, set_akida_version
+
+    from edgetune import dscnn
+
+    ds = make_fake_kws(**TINY_DATA)
+    dscnn.seed_everything(0)
+    with set_akida_version(AkidaVersion.v1):
+        model = dscnn.build_dscnn_edge(4, conv_filters=8, separable_filters=16, spike_width=24)
+        # Untrained BN statistics (mean 0, variance 1) are far from the data's: re-estimated, they match.
+        dscnn.reestimate_batchnorm(model, ds.x_train)
+        bn = model.get_layer("conv_0/BN")
+        conv_out = keras.Model(model.input, bn.input).predict(ds.x_train, verbose=0)
+        np.testing.assert_allclose(bn.moving_mean.numpy(), conv_out.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(bn.moving_variance.numpy(), conv_out.var(axis=(0, 1, 2)), rtol=1e-3)
+
+        quantized = quantize(model, weight_quantization=4, activ_quantization=4, input_weight_quantization=8)
+        quantized = quantize_layer(quantized, dscnn.SPIKE_ACTIVATION, bitwidth=1)
+        dscnn.calibrate_spike_layer(quantized, ds.x_train, firing_target=0.25)
+        assert dscnn.firing_fraction(quantized, ds.x_train) == pytest.approx(0.25, abs=0.02)
+
+        spikes_only = keras.Model(quantized.input, quantized.get_layer(dscnn.SPIKE_ACTIVATION).output)
+        spikes_only.save(tmp_path / "user.h5")
+
+    metrics = file_run(tmp_path / "user.h5")
+    assert metrics["spike_width"] == 24
+    assert metrics["firing_fraction"] == pytest.approx(0.25, abs=0.1)  # val, after Akida's integer rounding
+
+
+# --- source=brainchip offline ---
+
+def test_brainchip_without_network_is_one_clear_line(tmp_path):
+    save_fake_kws(tmp_path / "kws.npz", **TINY_DATA)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"extractor": {"source": "brainchip"}}))
+    env = project_env()
+    env.update(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / "keras"),  # no cached copy of the model
+               HTTPS_PROXY="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")  # and no network
+    proc = subprocess.run([sys.executable, str(REPO / "stages" / "extractor.py"), "--params", "params.yaml",
+                           "--data", "kws.npz"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    error_lines = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(error_lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "needs the network" in error_lines[0] and "ds_cnn_kws_iq8_wq4_aq4_laq1.h5" in error_lines[0]
+    assert not (tmp_path / "models").exists()
