@@ -100,7 +100,7 @@ def test_scoring_batches_stay_bounded_at_the_largest_layer():
     assert table_train.score_batch(10**9) == 1
 
 
-def tiny_akida2_extractor(path: Path, x_sample: np.ndarray, width: int) -> None:
+def tiny_akida2_extractor(path: Path, width: int) -> None:
     """An Akida 2.0 model with binary outputs: the v1 edge layer cannot be appended to it."""
     model = Model()
     model.add(InputConv2D(input_shape=(49, 10, 1), filters=4, kernel_size=3, kernel_stride=2, output_bits=1))
@@ -113,7 +113,7 @@ def test_whole_model_falls_back_to_forward_plus_fit_when_the_layer_cannot_be_app
 
     spikes = load_spikes(tiny / "data/spikes.npz")
     x_mfcc = np.load(tiny / "data/kws.npz")["x_train"]
-    tiny_akida2_extractor(tmp_path / "v2.fbz", x_mfcc, WIDTH)
+    tiny_akida2_extractor(tmp_path / "v2.fbz", WIDTH)
     config = edge.EdgeConfig(3, 2, 8)
     fit = whole_model.fit_whole_model(tmp_path / "v2.fbz", x_mfcc, spikes.y_train, config, WIDTH, edge_fit_seconds=5.0)
     assert fit.mode == whole_model.SUMMED and fit.trained is None
@@ -132,8 +132,8 @@ def test_item_input_errors_are_clear(tiny, tmp_path):
     with pytest.raises(EdgetuneError, match=r"outputs \[1, 1, 32\] but the spikes are 24 wide; .*rerun dvc repro spikes"):
         table_train.run(2, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "wide.fbz",
                                                          "results_dir": tmp_path / "r"})
+    (tmp_path / "w.json").write_text('{"num_weights": 25}')
     with pytest.raises(EdgetuneError, match=r"num_weights = 25: must be between 1 and the spike width 24"):
-        (tmp_path / "w.json").write_text('{"num_weights": 25}')
         table_train.run(2, tmp_path / "params.yaml", **{**paths, "weights_path": tmp_path / "w.json"})
     short = load_spikes(tiny / "data/spikes.npz")
     save_spikes(tmp_path / "short.npz", SpikeSet(short.x_train[:-3], short.y_train[:-3], short.x_val, short.y_val, CLASSES))
