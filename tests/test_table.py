@@ -65,7 +65,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_item_trains_every_seed_and_the_whole_model_learns_the_same_weights(tiny, tmp_path):
-    write_params(tmp_path / "params.yaml")
+    write_params(tmp_path / "params.yaml", whole_model_seeds=2)
     paths = {**item_paths(tiny), "results_dir": tmp_path / "results"}
     result = table_train.run(4, params_path=tmp_path / "params.yaml", **paths)
     saved = json.loads((tmp_path / "results/npc-4.json").read_text())
@@ -82,10 +82,17 @@ def test_item_trains_every_seed_and_the_whole_model_learns_the_same_weights(tiny
     assert result["val_accuracy_min"] <= result["val_accuracy"] <= result["val_accuracy_max"]
     assert set(result["per_class_val_accuracy"]) == set(CLASSES)
     assert result["units"] == 12 and result["train_samples"] == 120 and result["val_samples"] == 36
-    # the seeds drive shuffling and initial weights: another run gives the same accuracies
+    assert result["whole_model_seconds"] == pytest.approx(np.median([r["whole_model_seconds"] for r in result["runs"]]))
+    # the seeds drive shuffling and initial weights: another run gives the same accuracies;
+    # with whole_model_seeds = 1 only the first seed is also timed the tutorial's way
+    write_params(tmp_path / "params.yaml", whole_model_seeds=1)
     again = table_train.run(4, params_path=tmp_path / "params.yaml", **paths)
     assert [r["val_accuracy"] for r in again["runs"]] == [r["val_accuracy"] for r in result["runs"]]
     assert again["per_class_val_accuracy"] == result["per_class_val_accuracy"]
+    first, second = again["runs"]
+    assert first["whole_model_same_weights"] is True and first["whole_model_seconds"] > 0
+    assert second["whole_model_seconds"] is None and second["whole_model_mode"] is None
+    assert again["whole_model_seconds"] == first["whole_model_seconds"] and again["whole_model_seeds"] == 1
 
 
 def test_scoring_batches_stay_bounded_at_the_largest_layer():
@@ -93,7 +100,7 @@ def test_scoring_batches_stay_bounded_at_the_largest_layer():
     assert table_train.score_batch(10**9) == 1
 
 
-def tiny_akida2_extractor(path: Path, x_sample: np.ndarray, width: int) -> None:
+def tiny_akida2_extractor(path: Path, width: int) -> None:
     """An Akida 2.0 model with binary outputs: the v1 edge layer cannot be appended to it."""
     model = Model()
     model.add(InputConv2D(input_shape=(49, 10, 1), filters=4, kernel_size=3, kernel_stride=2, output_bits=1))
@@ -106,7 +113,7 @@ def test_whole_model_falls_back_to_forward_plus_fit_when_the_layer_cannot_be_app
 
     spikes = load_spikes(tiny / "data/spikes.npz")
     x_mfcc = np.load(tiny / "data/kws.npz")["x_train"]
-    tiny_akida2_extractor(tmp_path / "v2.fbz", x_mfcc, WIDTH)
+    tiny_akida2_extractor(tmp_path / "v2.fbz", WIDTH)
     config = edge.EdgeConfig(3, 2, 8)
     fit = whole_model.fit_whole_model(tmp_path / "v2.fbz", x_mfcc, spikes.y_train, config, WIDTH, edge_fit_seconds=5.0)
     assert fit.mode == whole_model.SUMMED and fit.trained is None
@@ -125,8 +132,8 @@ def test_item_input_errors_are_clear(tiny, tmp_path):
     with pytest.raises(EdgetuneError, match=r"outputs \[1, 1, 32\] but the spikes are 24 wide; .*rerun dvc repro spikes"):
         table_train.run(2, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "wide.fbz",
                                                          "results_dir": tmp_path / "r"})
+    (tmp_path / "w.json").write_text('{"num_weights": 25}')
     with pytest.raises(EdgetuneError, match=r"num_weights = 25: must be between 1 and the spike width 24"):
-        (tmp_path / "w.json").write_text('{"num_weights": 25}')
         table_train.run(2, tmp_path / "params.yaml", **{**paths, "weights_path": tmp_path / "w.json"})
     short = load_spikes(tiny / "data/spikes.npz")
     save_spikes(tmp_path / "short.npz", SpikeSet(short.x_train[:-3], short.y_train[:-3], short.x_val, short.y_val, CLASSES))
@@ -136,8 +143,9 @@ def test_item_input_errors_are_clear(tiny, tmp_path):
 
 
 def fake_result(npc: int, val: float, fit: float, whole: float, seeds=(0, 1), lc=0.1) -> dict:
-    runs = [{"seed": s, "whole_model_same_weights": True} for s in seeds]
+    runs = [{"seed": s, "whole_model_same_weights": True, "whole_model_seconds": whole} for s in seeds]
     return {"neurons_per_class": npc, "num_weights": 8, "learning_competition": lc, "seeds": list(seeds),
+            "whole_model_seeds": 1,
             "num_classes": 3, "units": 3 * npc, "train_samples": 120, "val_samples": 36,
             "train_accuracy": min(1.0, val + 0.05), "val_accuracy": val, "val_accuracy_min": val - 0.01,
             "val_accuracy_max": val + 0.01, "learned_neurons": 3 * npc - 1, "fit_seconds": fit,
@@ -179,6 +187,7 @@ def test_table_rows_ratios_plateau_and_outputs(tmp_path):
     assert len(pd.read_csv(out["per_class.csv"])) == 3 * len(tutorial)
     assert out["table.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Warning" not in md
+    assert "as the tutorial timed it, on the first seed;" in md
     mismatch = fake_result(10, 0.916, 0.1, 10.1)
     mismatch["runs"][1]["whole_model_same_weights"] = False
     write_results(tmp_path / "results", [mismatch])
@@ -211,6 +220,8 @@ def test_table_refuses_missing_and_stale_results(tmp_path):
         ({"neurons_per_class": [2, 4, 2], "reference": 4}, "neurons_per_class repeats [2]"),
         ({"neurons_per_class": [2, 4], "reference": 4, "seeds": []}, "seeds must list at least one seed"),
         ({"neurons_per_class": [2, 4], "reference": 4, "seeds": [1, 1]}, "seeds repeat"),
+        ({"neurons_per_class": [2, 4], "reference": 4, "seeds": [1], "whole_model_seeds": 2},
+         "whole_model_seeds 2 is more than the 1 seed(s) listed"),
     ],
 )
 def test_bad_table_params_fail_with_one_clear_line(values, message):
@@ -234,7 +245,7 @@ def ran(stdout: str) -> set[str]:
 
 def test_dvc_matrix_retrains_only_added_values_and_drops_removed_rows(dvc_project):
     tiny_inputs(dvc_project.root)
-    dvc_project.set_params(table={"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1]})
+    dvc_project.set_params(table={"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "whole_model_seeds": 2})
     dvc_project.commit("tiny inputs")
     assert ran(repro_table(dvc_project)) == {"table-train@2", "table-train@4", "table"}
     metrics = json.loads((dvc_project.root / "metrics/table.json").read_text())
@@ -263,7 +274,7 @@ def test_dvc_matrix_retrains_only_added_values_and_drops_removed_rows(dvc_projec
 
     dvc_project.set_params(table={"tolerance": 0.1})  # only the table reads it
     assert ran(repro_table(dvc_project)) == {"table"}
-    dvc_project.set_params(table={"seeds": [0]})  # every item trains with the seeds
+    dvc_project.set_params(table={"seeds": [0], "whole_model_seeds": 1})  # every item trains with the seeds
     assert ran(repro_table(dvc_project)) == {"table-train@3", "table-train@4", "table"}
     (dvc_project.root / "metrics/weights.json").write_text(json.dumps({"num_weights": 8, "median_spikes": 7.0}))
     assert ran(repro_table(dvc_project)) == set()  # num_weights unchanged: nothing retrains

@@ -187,6 +187,9 @@ class TableParams(Section):
     learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
     seeds: list[Seed] = Field(default_factory=lambda: [0, 1])
     tolerance: Annotated[float, Field(ge=0, le=1)] = 0.005
+    # how many seeds (the first ones) also time the fit the tutorial's way, extractor + edge layer
+    # from the MFCCs: each costs a pass of the extractor over the training set (≈ 10 s per 10k on one core)
+    whole_model_seeds: PosInt = 1
 
     @field_validator("neurons_per_class")
     @classmethod
@@ -215,6 +218,11 @@ class TableParams(Section):
             )
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
+        if self.whole_model_seeds > len(self.seeds):
+            raise ValueError(
+                f"whole_model_seeds {self.whole_model_seeds} is more than the {len(self.seeds)} seed(s) listed; "
+                "it counts how many of the seeds also time the whole model"
+            )
         return self
 
 
