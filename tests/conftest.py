@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edgetune.params import read_yaml_as_dvc_does
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # What a pipeline copy needs; tests/, bench/ and docs stay behind.
@@ -47,7 +49,7 @@ class DvcProject:
         return proc
 
     def params(self) -> dict:
-        return yaml.safe_load((self.root / "params.yaml").read_text())
+        return read_yaml_as_dvc_does((self.root / "params.yaml").read_text())  # as DVC and the stages read it
 
     def set_params(self, **sections: dict) -> None:
         """Merge ``section={key: value}`` into params.yaml (block-style lists, as DVC wants)."""

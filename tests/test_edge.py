@@ -129,3 +129,16 @@ def test_scoring_blocks_are_bounded_by_potentials_and_stay_exact(monkeypatch):
     blocks = list(edge.iter_potentials(x, trained.weights))
     assert [start for start, _ in blocks] == list(range(0, 90, 7))
     assert np.array_equal(np.concatenate([p for _, p in blocks]), x.astype(np.int64) @ trained.weights)
+
+
+def test_fitting_in_chunks_learns_the_same_weights_as_one_fit():
+    rng = np.random.default_rng(5)
+    x, y = clustered_spikes(rng, num_classes=3, per_class=50)
+    cfg = edge.EdgeConfig(num_classes=3, neurons_per_class=4, num_weights=16, seed=2)
+    one = edge.build_model(x.shape[1], cfg)
+    one.fit(x.reshape(len(x), 1, 1, -1), y)
+    chunked = edge.build_model(x.shape[1], cfg)
+    edge.fit_in_chunks(chunked, x.reshape(len(x), 1, 1, -1), y, cfg.units, max_potentials=7 * cfg.units)
+    a, b = edge.trained_from_model(one, cfg), edge.trained_from_model(chunked, cfg)
+    assert np.array_equal(a.weights, b.weights) and np.array_equal(a.learned, b.learned)
+    assert a.num_learned >= 3

@@ -32,6 +32,10 @@ from edgetune.errors import EdgetuneError
 LAYER_NAME = "akida_edge_layer"
 DEFAULT_BATCH = 4096
 BLOCK_POTENTIALS = 1 << 21  # potentials per scoring block (8 MB of float32)
+# The engine's fit returns every sample's potentials (N × units int32): 10,560 samples × 16,500
+# units is 700 MB at once. Fitting in chunks of samples learns the same weights (tested) with
+# the returned potentials bounded to 64 MB.
+FIT_OUTPUT_POTENTIALS = 1 << 24
 log = logging.getLogger("edgetune.edge")
 
 
@@ -150,9 +154,17 @@ def train(x: np.ndarray, y: np.ndarray, config: EdgeConfig) -> TrainedEdge:
     model = build_model(x.shape[1], config)
     warn_if_too_many_neurons(y, config)
     start = time.perf_counter()
-    model.fit(x.reshape(len(x), 1, 1, -1), y)
+    fit_in_chunks(model, x.reshape(len(x), 1, 1, -1), y, config.units)
     fit_seconds = time.perf_counter() - start
     return trained_from_model(model, config, fit_seconds)
+
+
+def fit_in_chunks(model: Model, x: np.ndarray, y: np.ndarray, units: int,
+                  max_potentials: int = FIT_OUTPUT_POTENTIALS) -> None:
+    """``model.fit`` over consecutive chunks of samples, so the potentials it returns stay bounded."""
+    rows = max(1, max_potentials // max(units, 1))
+    for start in range(0, len(x), rows):
+        model.fit(x[start : start + rows], y[start : start + rows])
 
 
 def trained_from_model(model: Model, config: EdgeConfig, fit_seconds: float = 0.0) -> TrainedEdge:

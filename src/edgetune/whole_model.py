@@ -93,6 +93,6 @@ def fit_whole_model(extractor_path: str | Path, x_mfcc: np.ndarray, y: np.ndarra
         extractor.forward(x_mfcc)
         return WholeFit(time.perf_counter() - start + edge_fit_seconds, SUMMED, None)
     start = time.perf_counter()
-    model.fit(x_mfcc, y.astype(np.int32, copy=False))
+    edge.fit_in_chunks(model, x_mfcc, y.astype(np.int32, copy=False), config.units)
     seconds = time.perf_counter() - start
     return WholeFit(seconds, COMPOSED, edge.trained_from_model(model, config, seconds))
