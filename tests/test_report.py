@@ -292,3 +292,49 @@ def test_factor_answer_says_how_near_in_accuracy_points():
     other = report.answer_factor(factor_curve({1.0: 0.9, 1.4: 0.92}), 1.4, 0.005, 50)
     assert other.factor == 1.4 and not other.tutorial_measured
     assert "1.2 is not among `weights.factors`" in "\n".join(report.factor_answer_lines(other))
+
+
+def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
+    ext = {**EXTRACTOR_METRICS, "source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
+           "akida_val_accuracy": None, "train_seconds": None, "a_newer_key": 1}
+    text = "\n".join(report.extractor_section(ext))
+    assert "Source **file**." in text and "trained in" not in text
+    assert "| float model | n/a |" in text and "| Akida model (converted) | n/a |" in text
+    assert "n/a: not measured for source `file`" in text
+    assert "| spikes per sample, median | 8 |" in text
+
+
+def test_stages_that_disagree_on_num_weights_are_flagged():
+    assert report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 9}) == []
+    (note, _) = report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 12})
+    assert "**Warning:** the stages used different num_weights (weights 9, sweep 9, table 12)" in note
+
+
+@pytest.mark.parametrize("link", ["https://example.org/a.png", "../outside.png", "figures/absent.png"])
+def test_html_refuses_a_figure_it_cannot_embed(tmp_path, link):
+    from edgetune import report_html
+
+    (tmp_path / "outside.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    base = tmp_path / "report"
+    base.mkdir()
+    with pytest.raises(EdgetuneError, match="the HTML must embed every figure"):
+        report_html.render(f"# R\n\n![a figure]({link})\n", base)
+
+
+def test_own_figures_for_many_classes_render_and_repeat_byte_for_byte(tmp_path):
+    from edgetune import report_figures
+
+    words = [f"w{i}" for i in range(12)]
+    npc = [1, 2, 4, 8, 16, 32]
+    curves = pd.DataFrame([{"word": w, "neurons_per_class": n, "loss_min": 10 / (n + i), "learned_min": min(n, 8 + i)}
+                           for i, w in enumerate(words) for n in npc])
+    sw = {"classes": {w: {"loss_knee": 8, "loss_at_knee": 1.0, "learned_knee": None, "learned_at_knee": None}
+                      for w in words}}
+    t = {**tutorial_table(), "neurons_per_class": [10, 20, 50]}
+    knees = report.answer_knees(sweep_summary(8, 16), t)
+    for name in ("a", "b"):
+        report_figures.sweep_all_classes(curves, sw, tmp_path / f"all_{name}.png")
+        report_figures.knee_vs_plateau(t, curves, sw, knees, tmp_path / f"knee_{name}.png")
+    for fig in ("all", "knee"):
+        first = (tmp_path / f"{fig}_a.png").read_bytes()
+        assert first[:8] == b"\x89PNG\r\n\x1a\n" and first == (tmp_path / f"{fig}_b.png").read_bytes()

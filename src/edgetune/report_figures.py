@@ -19,6 +19,11 @@ from edgetune import charts
 PLATEAU_STYLE = dict(color="tab:gray", ls=":", lw=1.5)
 KNEE_STYLE = {"loss": dict(color="tab:red", ls="--", lw=1.2), "learned": dict(color="tab:green", ls="-.", lw=1.2)}
 KNEE_LABEL = {"loss": "loss knee", "learned": "learned-neurons knee"}
+MAX_LABELLED_CLASSES = 10  # beyond this a legend of classes hides the plot (and colours repeat)
+
+
+def class_label(word: str, classes: int) -> str | None:
+    return f"'{word}'" if classes <= MAX_LABELLED_CLASSES else None
 
 
 def log_axis(ax) -> None:
@@ -41,19 +46,21 @@ def sweep_all_classes(curves: pd.DataFrame, sw: dict, path: Path) -> None:
         rows = curves[curves["word"].astype(str) == word].sort_values("neurons_per_class")
         color = f"C{i % 10}"
         for ax, curve, column in ((ax_loss, "loss", "loss_min"), (ax_learned, "learned", "learned_min")):
-            ax.plot(rows["neurons_per_class"], rows[column], "-", color=color, lw=1.3, label=f"'{word}'")
+            ax.plot(rows["neurons_per_class"], rows[column], "-", color=color, lw=1.3,
+                    label=class_label(word, len(sw["classes"])))
             knee, at = _class_knee(sw, word, curve)
             if knee is not None:
                 ax.plot([knee], [at], "o", color=color, ms=6, mec="black", mew=0.6)
     ax_loss.set_ylabel("loss per sample (min over repetitions)")
-    ax_loss.set_title("Loss, every swept class (dots: knees)")
+    ax_loss.set_title(f"Loss, {len(sw['classes'])} swept classes (dots: knees)")
     ax_learned.set_ylabel("neurons that learned (min over repetitions)")
     ax_learned.set_title("Neurons that learned, every swept class")
     for ax in (ax_loss, ax_learned):
         log_axis(ax)
         ax.set_xlabel("neurons per class")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, ncols=2 if len(sw["classes"]) > 6 else 1)
+        if len(sw["classes"]) <= MAX_LABELLED_CLASSES:
+            ax.legend(fontsize=8, ncols=2 if len(sw["classes"]) > 5 else 1)
     charts.save_png(fig, path)
 
 
@@ -105,8 +112,9 @@ def knee_vs_plateau(t: dict, curves: pd.DataFrame, sw: dict, knees, path: Path) 
     ax_acc.set_title("Where the table's accuracy stops rising, and where the sweep's curves bend")
     for i, word in enumerate(sw["classes"]):
         sub = curves[curves["word"].astype(str) == word].sort_values("neurons_per_class")
-        ax_loss.plot(sub["neurons_per_class"], sub["loss_min"], "-", color=f"C{i % 10}", lw=1.3, label=f"'{word}'")
-        ax_learned.plot(sub["neurons_per_class"], sub["learned_min"], "-", color=f"C{i % 10}", lw=1.3, label=f"'{word}'")
+        label = class_label(word, len(sw["classes"]))
+        ax_loss.plot(sub["neurons_per_class"], sub["loss_min"], "-", color=f"C{i % 10}", lw=1.3, label=label)
+        ax_learned.plot(sub["neurons_per_class"], sub["learned_min"], "-", color=f"C{i % 10}", lw=1.3, label=label)
     ax_loss.set_ylabel("sweep: loss per sample")
     ax_learned.set_ylabel("sweep: neurons that learned")
     ax_learned.set_xlabel("neurons per class")
