@@ -160,6 +160,8 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     assert (root / "report/figures/table.png").read_bytes() == (root / "plots/table.png").read_bytes()
     assert (root / "report/figures/sweep_six.png").read_bytes() == (root / "plots/sweep/six.png").read_bytes()
     assert sorted(p.name for p in (root / "report").iterdir()) == ["figures", "report.html", "report.md"]
+    # ordinary project files, readable by others (not the 0600 of a private temp file)
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in (root / "report").rglob("*"))
 
 
 def test_html_is_one_self_contained_file_with_every_figure_embedded(project):
@@ -268,8 +270,31 @@ def test_tutorials_own_numbers_the_knee_at_300_overshoots_a_plateau_at_50():
     # between two table values, accuracy is read linearly in log10: 15 sits 58.5 % of the way from 10 to 20
     (below,) = [a for a in report.answer_knees(sweep_summary(15), tutorial_table()) if a.curve == "loss"]
     assert below.verdict == "below" and below.accuracy_at_knee == pytest.approx(0.916 + 0.002 * 0.58496, abs=1e-6)
-    assert "under the best; following this knee gives up accuracy" in "\n".join(
-        report.knee_answer_lines([below], tutorial_table()))
+    assert "**No, the loss knee (15) is below the plateau:** the table's accuracy there is 91.7 %, 0.9 points under the best" in \
+        "\n".join(report.knee_answer_lines([below], tutorial_table()))
+
+
+def test_both_knees_at_one_value_are_answered_once_and_a_falling_accuracy_is_a_cost():
+    falling = tutorial_table()
+    falling["rows"]["500"]["val_accuracy"] = 0.90  # past the plateau accuracy drops again
+    answers = report.answer_knees(sweep_summary(500, 500), falling)
+    text = "\n".join(report.knee_answer_lines(answers, falling))
+    assert text.count("**No, the loss and learned-neurons knees (500) are above the plateau**") == 1
+    near = report.answer_knees(sweep_summary(45, 45), tutorial_table())
+    assert "**Yes for the loss and learned-neurons knees (45):** they sit within one step" in "\n".join(
+        report.knee_answer_lines(near, tutorial_table()))
+    assert "accuracy there is 90.0 % (2.6 points from the best)" in text and "Following it costs time and accuracy." in text
+    assert "learned neurons knee" not in text
+
+
+def test_factor_scale_gives_the_curve_span_and_the_widest_seed_spread():
+    curve = factor_curve({0.8: 0.554, 1.2: 0.537, 2.0: 0.517})
+    table = {"seeds": [0, 1], "rows": {"50": {"val_accuracy_min": 0.541, "val_accuracy_max": 0.545},
+                                       "100": {"val_accuracy_min": 0.532, "val_accuracy_max": 0.545}}}
+    text = report.factor_scale(curve, table)
+    assert "the curve spans 51.7 % – 55.4 % over factors 0.8 – 2, one training per factor" in text
+    assert "2 seeds of one training differ by up to 1.3 points (at 100 neurons per class)" in text
+    assert "seeds" not in report.factor_scale(curve, {**table, "seeds": [0]})
 
 
 def factor_curve(accuracies: dict[float, float]) -> pd.DataFrame:

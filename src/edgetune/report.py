@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -485,7 +486,22 @@ def table_section(t: dict) -> list[str]:
     return lines
 
 
-def factor_answer_lines(a: FactorAnswer) -> list[str]:
+def factor_scale(curve: pd.DataFrame, table: dict) -> str:
+    """What a difference on the factor curve is worth: its whole span, and how far two seeds of one
+    training land apart in the table (the curve is one training per factor, so it cannot tell less)."""
+    lo, hi = curve["val_accuracy"].min(), curve["val_accuracy"].max()
+    text = (f"For scale: the curve spans {pct(lo)} – {pct(hi)} over factors {num(float(curve['factor'].min()))} – "
+            f"{num(float(curve['factor'].max()))}, one training per factor")
+    spreads = {int(v): r["val_accuracy_max"] - r["val_accuracy_min"] for v, r in table.get("rows", {}).items()
+               if r.get("val_accuracy_max") is not None and r.get("val_accuracy_min") is not None}
+    if len(table.get("seeds", [])) > 1 and spreads:
+        widest = max(spreads, key=lambda v: (spreads[v], -v))
+        text += (f"; in the table, {len(table['seeds'])} seeds of one training differ by up to "
+                 f"{points(spreads[widest])} (at {widest} neurons per class): a gap of that order is training noise")
+    return text + "."
+
+
+def factor_answer_lines(a: FactorAnswer, scale: str = "") -> list[str]:
     what = f"{num(a.factor)} × median" if a.tutorial_measured else f"the chosen factor {num(a.factor)}"
     lines = ["### Does 1.2 × median sit near the best factor?", ""]
     if not a.tutorial_measured:
@@ -502,7 +518,7 @@ def factor_answer_lines(a: FactorAnswer) -> list[str]:
         f"{pct(a.accuracy)} validation accuracy at {a.neurons_per_class} neurons per class; the best factor measured, "
         f"{num(a.best_factor)} (num_weights {a.best_num_weights}), gives {pct(a.best_accuracy)}"
         + ("" if a.factor == a.best_factor else f": {points(a.gap)} more") + ". "
-        f"Near means within the table's tolerance, {points(a.tolerance)}.",
+        f"Near means within the table's tolerance, {points(a.tolerance)}." + (f" {scale}" if scale else ""),
         "",
         image("factor_question.png", "Validation accuracy against the factor, the tutorial's factor and the best marked"),
         "",
@@ -525,6 +541,8 @@ def knee_answer_lines(answers: list[KneeAnswer], table: dict) -> list[str]:
         "",
     ]
     rows, sentences = [], []
+    found = [a for a in answers if a.knee is not None]
+    same = len(found) == len(answers) == 2 and len({(a.knee, a.verdict) for a in found}) == 1
     for a in answers:
         name = "loss" if a.curve == "loss" else "learned neurons"
         over = f"median of {a.classes_with_knee} of {a.classes} classes" if a.classes > 1 else "one class"
@@ -535,7 +553,9 @@ def knee_answer_lines(answers: list[KneeAnswer], table: dict) -> list[str]:
         gap = None if a.accuracy_at_knee is None else best_acc - a.accuracy_at_knee
         rows.append([name, f"{num(float(a.knee))} ({over})", f"{a.ratio:.2g}×", pct(a.accuracy_at_knee),
                      "n/a" if a.time_ratio_at_knee is None else f"{a.time_ratio_at_knee:.2f}", VERDICTS[a.verdict]])
-        sentences.append(_knee_sentence(name, a, gap, rows_in[str(plateau)]["time_ratio_model"], table))
+        if not (same and a is answers[1]):  # both curves bend at one value: say it once
+            sentences.append(_knee_sentence("loss and learned-neurons knees" if same else f"{name} knee", a, gap,
+                                            rows_in[str(plateau)]["time_ratio_model"], table))
     lines += md_table(["sweep curve", "knee", "knee ÷ plateau", "table accuracy at the knee", "time ratio at the knee",
                        "verdict"], rows, align="lrrrrl")
     lines += [s + "\n" for s in sentences]
@@ -555,24 +575,27 @@ VERDICTS = {
 
 def _knee_sentence(name: str, a: KneeAnswer, gap: float | None, plateau_ratio: float, t: dict) -> str:
     knee = num(float(a.knee))
+    be = "are" if name.endswith("knees") else "is"
     if a.verdict == "near":
         acc = "" if gap is None else f"; the table's accuracy there is {pct(a.accuracy_at_knee)}, {points(gap)} from the best"
-        return f"**Yes for the {name} knee ({knee}):** it sits within one step of the table's plateau at {a.plateau}{acc}."
+        return (f"**Yes for the {name} ({knee}):** {'they sit' if be == 'are' else 'it sits'} within one step of the "
+                f"table's plateau at {a.plateau}{acc}.")
     if a.verdict == "below":
-        return (f"**No, the {name} knee ({knee}) is below the plateau:** the table's accuracy there is "
-                f"{pct(a.accuracy_at_knee)}, {points(gap)} under the best; following this knee gives up accuracy.")
+        return (f"**No, the {name} ({knee}) {be} below the plateau:** the table's accuracy there is "
+                f"{pct(a.accuracy_at_knee)}, {points(gap)} under the best; following it gives up accuracy.")
     if a.verdict == "above":
         cost = "" if a.time_ratio_at_knee is None else (
             f"; it costs a time ratio of {a.time_ratio_at_knee:.2f} against {plateau_ratio:.2f} at the plateau")
         accuracy = "" if gap is None else f" and the accuracy there is {pct(a.accuracy_at_knee)} ({points(gap)} from the best)"
         if a.time_ratio_at_knee is None:
             cost = f"; the table stops at {a.values[-1]}"
-        return (f"**No, the {name} knee ({knee}) is above the plateau**, {a.ratio:.2g}× as many neurons per class "
-                f"as needed{accuracy}{cost}. Following this knee costs time, not accuracy.")
+        return (f"**No, the {name} ({knee}) {be} above the plateau**, {a.ratio:.2g}× as many neurons per class "
+                f"as needed{accuracy}{cost}. Following it costs time"
+                + (" and accuracy." if gap is not None and gap > t["tolerance"] + 1e-12 else ", not accuracy."))
     if a.verdict == "below_range":
-        return (f"The {name} knee ({knee}) is below the table's smallest value {a.values[0]}, where accuracy had "
+        return (f"The {name} ({knee}) {be} below the table's smallest value {a.values[0]}, where accuracy had "
                 "already stopped rising: the table cannot tell; add smaller values to `table.neurons_per_class`.")
-    return (f"The {name} knee ({knee}) is above the table's largest value {a.values[-1]}, where accuracy was still "
+    return (f"The {name} ({knee}) {be} above the table's largest value {a.values[-1]}, where accuracy was still "
             "rising: consistent, but unconfirmed; add larger values to `table.neurons_per_class`.")
 
 
@@ -611,7 +634,8 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         "metrics and plots of every stage of this run: nothing below is typed by hand.",
         "",
         f"**In short:** num_weights **{need(w, 'num_weights', 'weights')}** "
-        f"= int({num(need(w, 'factor', 'weights'))} × median {num(need(w, 'median_spikes', 'weights'))} spikes; "
+        f"(= int({num(need(w, 'factor', 'weights'))} × {num(need(w, 'median_spikes', 'weights'))}, the median spikes "
+        "per sample); "
         f"accuracy stops rising at **{plateau}** neurons per class "
         f"({pct(t['rows'][str(plateau)]['val_accuracy'])}, best {pct(need(t, 'best_val_accuracy', 'table'))}); "
         + "; ".join(f"sweep {'loss' if k.curve == 'loss' else 'learned-neurons'} knee "
@@ -626,7 +650,7 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         *table_section(t),
         "## 7. The two questions the tutorial leaves open",
         "",
-        *factor_answer_lines(factor),
+        *factor_answer_lines(factor, factor_scale(curve, t)),
         *knee_answer_lines(knees, t),
         "## Inputs",
         "",
@@ -668,6 +692,15 @@ def write_figures(root: Path, figures: Path, context: dict) -> None:
                                    figures / "knee_vs_plateau.png")
 
 
+def readable_by_all(folder: Path) -> None:
+    """Plain file modes (0644 under the usual umask): figures saved through a private temp file are 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
 def run(root: str | Path = ".", out_dir: str | Path = OUT_DIR) -> Path:
     """Build the report from the upstream outputs under ``root``; swap it in as ``out_dir``."""
     from edgetune import report_html
@@ -685,5 +718,6 @@ def run(root: str | Path = ".", out_dir: str | Path = OUT_DIR) -> Path:
         write_figures(root, figures, context)
         (tmp / "report.md").write_text(markdown, encoding="utf-8")
         (tmp / "report.html").write_text(report_html.render(markdown, tmp), encoding="utf-8")
+        readable_by_all(tmp)
     log.info("report written to %s (%d figures)", out_dir, len(list((out_dir / FIGURES).iterdir())))
     return out_dir
