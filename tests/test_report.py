@@ -127,7 +127,7 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
         c = sweep["classes"][word]
         knee_cell = "none" if c["loss_knee"] is None else str(c["loss_knee"])
         assert re.search(rf"\| `{word}` \| {c['samples']} \| {knee_cell}\b", s)
-        assert f"### Class '{word}'" in s and f"(figures/sweep_{word}.png)" in s
+        assert f"### Class `{word}`" in s and f"(figures/sweep_{word}.png)" in s
     assert "(figures/sweep_all_classes.png)" in s and f"num_weights {w['num_weights']}" in s
 
     s = section(md, "6. Accuracy and time ratio")

@@ -142,7 +142,7 @@ def md_table(header: list[str], rows: list[list], align: str | None = None) -> l
     return [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(marks[a] for a in align) + "|",
-        *("| " + " | ".join(str(c) for c in row) + " |" for row in rows),
+        *("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows),
         "",
     ]
 
@@ -421,7 +421,7 @@ def sweep_section(sw: dict, stems: dict[str, str]) -> list[str]:
     if skipped:
         lines += ["Skipped (no training samples): " + ", ".join(f"`{s}`" for s in skipped) + ".", ""]
     for word, c in classes.items():
-        lines += [f"### Class '{word}'", ""]
+        lines += [f"### Class `{word}`", ""]
         short = c.get("fewer_samples_than") or []
         if short:
             lines += [
