@@ -363,3 +363,19 @@ def test_own_figures_for_many_classes_render_and_repeat_byte_for_byte(tmp_path):
     for fig in ("all", "knee"):
         first = (tmp_path / f"{fig}_a.png").read_bytes()
         assert first[:8] == b"\x89PNG\r\n\x1a\n" and first == (tmp_path / f"{fig}_b.png").read_bytes()
+
+
+def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_knee():
+    def cls(samples, short, learned_knee=12):
+        return {"samples": samples, "fewer_samples_than": short, "loss_knee": 8, "loss_at_knee": 2.0,
+                "learned_knee": learned_knee, "learned_at_knee": None if learned_knee is None else 12.0,
+                "loss_knee_reason": None,
+                "learned_knee_reason": None if learned_knee else "no knee: kneedle found no bend above its threshold (S=1)"}
+    sw = {"neurons_per_class": [1, 8, 50, 100], "repetitions": 2, "num_weights": 9, "summary": {},
+          "classes": {"_silence_": cls(40, [50, 100]), "six": cls(40, [50, 100], None), "up": cls(60, [100])}}
+    text = "\n".join(report.sweep_section(sw, {w: w for w in sw["classes"]}))
+    assert text.count("training samples, fewer than") == 2
+    assert "`_silence_`, `six`: 40 training samples, fewer than 50, 100 neurons per class." in text
+    assert "`up`: 60 training samples, fewer than 100 neurons per class." in text
+    assert "No knee on the learned curve: kneedle found no bend above its threshold (S=1)." in text
+    assert "| `six` | 40 | 8 (loss 2) | none |" in text and "### Class `_silence_`" in text

@@ -420,15 +420,19 @@ def sweep_section(sw: dict, stems: dict[str, str]) -> list[str]:
     skipped = sw.get("skipped_classes") or []
     if skipped:
         lines += ["Skipped (no training samples): " + ", ".join(f"`{s}`" for s in skipped) + ".", ""]
+    short: dict[tuple, list[str]] = {}  # (samples, values above them) → classes: said once per group
+    for word, c in classes.items():
+        if c.get("fewer_samples_than"):
+            short.setdefault((c.get("samples"), tuple(c["fewer_samples_than"])), []).append(word)
+    for (samples, values_above), words in short.items():
+        lines += [
+            ", ".join(f"`{w}`" for w in words) + f": {samples} training samples, fewer than "
+            f"{', '.join(map(str, values_above))} neurons per class. Only one neuron learns per sample, so there "
+            "the extra neurons are wasted.",
+            "",
+        ]
     for word, c in classes.items():
         lines += [f"### Class `{word}`", ""]
-        short = c.get("fewer_samples_than") or []
-        if short:
-            lines += [
-                f"'{word}' has {c.get('samples')} training samples, fewer than {', '.join(map(str, short))} neurons "
-                "per class: only one neuron learns per sample, so there the extra neurons are wasted.",
-                "",
-            ]
         for curve in ("loss", "learned"):
             if c.get(f"{curve}_knee") is None and c.get(f"{curve}_knee_reason"):
                 lines += [f"No knee on the {curve} curve: {_reason(c[f'{curve}_knee_reason'])}.", ""]
@@ -554,7 +558,7 @@ def knee_answer_lines(answers: list[KneeAnswer], table: dict) -> list[str]:
         rows.append([name, f"{num(float(a.knee))} ({over})", f"{a.ratio:.2g}×", pct(a.accuracy_at_knee),
                      "n/a" if a.time_ratio_at_knee is None else f"{a.time_ratio_at_knee:.2f}", VERDICTS[a.verdict]])
         if not (same and a is answers[1]):  # both curves bend at one value: say it once
-            sentences.append(_knee_sentence("loss and learned-neurons knees" if same else f"{name} knee", a, gap,
+            sentences.append(_knee_sentence("loss and learned-neurons knees" if same else f"{a.curve.replace('learned', 'learned-neurons')} knee", a, gap,
                                             rows_in[str(plateau)]["time_ratio_model"], table))
     lines += md_table(["sweep curve", "knee", "knee ÷ plateau", "table accuracy at the knee", "time ratio at the knee",
                        "verdict"], rows, align="lrrrrl")

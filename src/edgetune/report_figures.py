@@ -54,7 +54,7 @@ def sweep_all_classes(curves: pd.DataFrame, sw: dict, path: Path) -> None:
     ax_loss.set_ylabel("loss per sample (min over repetitions)")
     ax_loss.set_title(f"Loss, {len(sw['classes'])} swept classes (dots: knees)")
     ax_learned.set_ylabel("neurons that learned (min over repetitions)")
-    ax_learned.set_title("Neurons that learned, every swept class")
+    ax_learned.set_title(f"Neurons that learned, {len(sw['classes'])} swept classes")
     for ax in (ax_loss, ax_learned):
         log_axis(ax)
         ax.set_xlabel("neurons per class")
