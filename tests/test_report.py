@@ -379,3 +379,23 @@ def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_k
     assert "`up`: 60 training samples, fewer than 100 neurons per class." in text
     assert "No knee on the learned curve: kneedle found no bend above its threshold (S=1)." in text
     assert "| `six` | 40 | 8 (loss 2) | none |" in text and "### Class `_silence_`" in text
+
+
+def test_review_shows_the_reports_own_figures_of_both_sides(project):
+    from edgetune.review import build_review
+
+    root = project.root
+    # the sweep plots' log-x template (a project part newer copies of the pipeline bring along)
+    shutil.copytree(Path(__file__).resolve().parents[1] / ".dvc" / "plots", root / ".dvc" / "plots", dirs_exist_ok=True)
+    project.run("dvc", "repro", "-s", "report")
+    project.commit("reproduced")  # dvc.lock holds the report; its figures are in the cache
+    before = (root / "report/figures/knee_vs_plateau.png").read_bytes()
+    project.set_params(sweep={"repetitions": 1})
+    assert "Running stage 'report'" in project.run("dvc", "repro", "-s", "sweep", "report").stdout
+    review = build_review("HEAD", repo=root).read_text()
+    for name in ("factor_question", "knee_vs_plateau"):
+        assert f"### `report/figures/{name}.png`" in review
+    base = root / "review/plots/report-figures-knee-vs-plateau-png.HEAD.png"
+    after = root / "review/plots/report-figures-knee-vs-plateau-png.workspace.png"
+    assert base.read_bytes() == before and after.read_bytes() == (root / "report/figures/knee_vs_plateau.png").read_bytes()
+    assert base.read_bytes() != after.read_bytes()  # one repetition instead of two moved the sweep's curves
