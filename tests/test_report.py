@@ -1,0 +1,401 @@
+"""The report stage, on the outputs of the real stages run by `dvc repro` on tiny data.
+
+The fixture runs fetch (source=file, a tiny dataset), spikes (a tiny real Akida extractor),
+weights, sweep (two classes), table-train and table in a project copy; only the extractor's
+metrics are written by hand, in the extractor stage's format (its training is the one stage too
+slow for a test). Then `dvc repro -s report` must turn those outputs into a report whose every
+number is the inputs' own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from akida_fixtures import make_tiny_extractor
+from conftest import DvcProject, copy_project
+from edgetune import report
+from edgetune.dataset import save_dataset
+from edgetune.errors import EdgetuneError
+from spike_fixtures import tiny_kws
+
+# The extractor stage's metrics/extractor.json, every key it writes (values of a plausible run).
+EXTRACTOR_METRICS = {
+    "akida_val_accuracy": 0.8125, "firing_fraction": 0.3466, "float_val_accuracy": 0.8542,
+    "mean_spikes": 8.317, "median_spikes": 8.0, "neurons_always_firing": 0, "neurons_never_firing": 1,
+    "quantized_val_accuracy": 0.8333, "source": "train", "spike_width": 24, "train_seconds": 12.3,
+    "val_samples": 60,
+}
+SWEEP_WORDS = ["six", "yes"]
+TABLE_VALUES = [1, 2, 4, 8]
+UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "table"]
+
+
+def setup_upstream(project: DvcProject) -> None:
+    root = project.root
+    ds = tiny_kws()
+    save_dataset(root / "inputs" / "kws.npz", ds)
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    make_tiny_extractor(root / "models" / "extractor.fbz", ds.x_train, width=24)
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics" / "extractor.json").write_text(json.dumps(EXTRACTOR_METRICS, indent=2, sort_keys=True) + "\n")
+    project.set_params(
+        data={"source": "file", "path": "inputs/kws.npz"},
+        weights={"fraction": 0.5, "factors": [0.6, 1.0, 1.2, 1.6, 2.0], "neurons_per_class": 4},
+        sweep={"words": SWEEP_WORDS, "neurons_per_class": [1, 2, 3, 4, 6, 8, 12, 16, 24], "repetitions": 2, "jobs": 1},
+        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1]},
+    )
+    project.commit("tiny inputs")
+    project.run("dvc", "repro", "-s", *UPSTREAM)
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory) -> DvcProject:
+    """A project copy holding every upstream output, made once for the module (≈ 30 s)."""
+    project = copy_project(tmp_path_factory.mktemp("report") / "project")
+    setup_upstream(project)
+    return project
+
+
+@pytest.fixture
+def project(upstream, tmp_path) -> DvcProject:
+    """A private copy of the upstream project, so a test may break or rerun it freely."""
+    dest = tmp_path / "project"
+    shutil.copytree(upstream.root, dest, symlinks=True)
+    return DvcProject(dest)
+
+
+def read_json(root: Path, path: str) -> dict:
+    return json.loads((root / path).read_text())
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def section(md: str, title: str) -> str:
+    """The text of the markdown section whose heading starts with ``title``, up to the next one of its level."""
+    match = re.search(rf"^(#+) {re.escape(title)}.*$", md, re.M)
+    assert match, f"no section {title!r}"
+    level = len(match.group(1))
+    rest = md[match.end():]
+    end = re.search(rf"^#{{1,{level}}} ", rest, re.M)
+    return rest[: end.start() if end else len(rest)]
+
+
+def test_report_fills_every_section_from_the_stages_outputs(project):
+    root = project.root
+    out = project.run("dvc", "repro", "-s", "report")
+    assert "Running stage 'report'" in out.stdout
+    md = (root / "report" / "report.md").read_text()
+    data, spikes, w = (read_json(root, f"metrics/{n}.json") for n in ("data", "spikes", "weights"))
+    sweep, table = read_json(root, "metrics/sweep.json"), read_json(root, "metrics/table.json")
+
+    s = section(md, "1. Data")
+    assert "Source **file**" in s and f"{data['num_classes']} classes" in s
+    assert f"| samples | {data['samples']['train']} | {data['samples']['val']} |" in s
+    assert "| samples per class | 40 | 15 |" in s and "`six`" in s and "`up`" in s
+
+    s = section(md, "2. Feature extractor")
+    assert "Source **train**, trained in 12.3 s" in s
+    assert "| float model | 85.4 % |" in s and "| quantized model | 83.3 % |" in s and "| Akida model (converted) | 81.2 % |" in s
+    assert "| spike width (neurons) | 24 |" in s and "| neurons that never fire | 1 |" in s and "| firing fraction | 34.7 % |" in s
+
+    s = section(md, "3. Spike distribution")
+    med = spikes["train"]["median"]
+    assert f"| median | {report.num(med)} | {report.num(spikes['val']['median'])} | {report.num(spikes['overall']['median'])} |" in s
+    assert f"| samples | {spikes['train']['samples']} | {spikes['val']['samples']} |" in s
+    assert f"Of the 24 spike neurons, {spikes['neurons']['never_fire']} never fire" in s
+    for name in ("spike_count_histogram", "spikes_per_class", "spike_neuron_rates"):
+        assert f"(figures/{name}.png)" in s
+
+    s = section(md, "4. Number of weights")
+    assert f"num_weights = int(1.2 × {report.num(w['median_spikes'])}) = **{w['num_weights']}**" in s
+    curve = pd.read_csv(root / "plots/weights/factor_curve.csv")
+    for r in curve.itertuples():
+        assert f"| {int(r.num_weights)} | {pct(r.val_accuracy)} | {int(r.learned_neurons)} |" in s
+    assert re.search(r"\| 1\.2 ←( ★)? \|", s) and "★" in s
+
+    s = section(md, "5. Neurons per class")
+    for word in SWEEP_WORDS:
+        c = sweep["classes"][word]
+        knee_cell = "none" if c["loss_knee"] is None else str(c["loss_knee"])
+        assert re.search(rf"\| `{word}` \| {c['samples']} \| {knee_cell}\b", s)
+        assert f"### Class `{word}`" in s and f"(figures/sweep_{word}.png)" in s
+    assert "(figures/sweep_all_classes.png)" in s and f"num_weights {w['num_weights']}" in s
+
+    s = section(md, "6. Accuracy and time ratio")
+    for v in TABLE_VALUES:
+        r = table["rows"][str(v)]
+        mark = " ←" if v == table["plateau_neurons_per_class"] else ""
+        assert f"| {v}{mark} | {pct(r['val_accuracy'])} | {r['time_ratio_model']:.2f} | {r['time_ratio_edge']:.2f} |" in s
+    assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class" in s
+
+    s = section(md, "7. The two questions")
+    q1 = section(md, "Does 1.2 × median sit near the best factor?")
+    chosen = curve[curve.factor == 1.2].iloc[0]
+    assert f"gives {pct(chosen.val_accuracy)} validation accuracy at 4 neurons per class" in q1
+    assert f"the best factor measured, {report.num(w['best_factor'])}" in q1
+    gap = w["best_val_accuracy"] - chosen.val_accuracy
+    assert (f"{100 * gap:.1f} point" in q1) or "is the best factor measured" in q1
+    assert re.search(r"\*\*(Yes|No)", q1)
+    q2 = section(md, "Does the sweep's knee sit near")
+    assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class (of 1, 2, 4, 8)" in q2
+    for curve_name, label in (("loss", "loss"), ("learned", "learned neurons")):
+        knee = sweep["summary"][f"{curve_name}_knee_median"]
+        assert f"| {label} | {'none' if knee is None else report.num(float(knee))}" in q2
+    assert "(figures/knee_vs_plateau.png)" in q2 and "(figures/factor_question.png)" in q1
+
+    # every referenced figure exists, is a PNG, and the stages' PNGs are copied byte for byte
+    figures = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", md)
+    assert len(figures) == 10
+    for ref in figures:
+        assert (root / "report" / ref).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", ref
+    assert (root / "report/figures/table.png").read_bytes() == (root / "plots/table.png").read_bytes()
+    assert (root / "report/figures/sweep_six.png").read_bytes() == (root / "plots/sweep/six.png").read_bytes()
+    assert sorted(p.name for p in (root / "report").iterdir()) == ["figures", "report.html", "report.md"]
+    # ordinary project files, readable by others (not the 0600 of a private temp file)
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in (root / "report").rglob("*"))
+
+
+def test_html_is_one_self_contained_file_with_every_figure_embedded(project):
+    root = project.root
+    project.run("dvc", "repro", "-s", "report")
+    html = (root / "report" / "report.html").read_text()
+    md = (root / "report" / "report.md").read_text()
+    srcs = re.findall(r'<img src="([^"]*)"', html)
+    assert len(srcs) == len(re.findall(r"!\[", md)) == 10
+    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
+    assert "<link" not in html and "<script" not in html
+    # the embedded bytes are the figures', and the tables are real HTML tables
+    first = re.search(r"!\[[^\]]*\]\((figures/[^)]+)\)", md).group(1)
+    assert base64.b64decode(srcs[0].split(",", 1)[1]) == (root / "report" / first).read_bytes()
+    assert html.count("<table>") == len(re.findall(r"^\|[-:|]+\|$", md, re.M)) > 5 and "<h2>7. The two questions" in html
+
+
+def test_same_inputs_give_the_same_bytes_and_no_rerun(project):
+    root = project.root
+    project.run("dvc", "repro", "-s", "report")
+    first = {p.relative_to(root): p.read_bytes() for p in sorted((root / "report").rglob("*")) if p.is_file()}
+    assert "didn't change" in project.run("dvc", "repro", "-s", "report").stdout
+    project.run("dvc", "repro", "-s", "-f", "report")
+    again = {p.relative_to(root): p.read_bytes() for p in sorted((root / "report").rglob("*")) if p.is_file()}
+    assert again == first
+
+
+def test_a_missing_input_names_the_file_and_the_stage_to_run(project):
+    root = project.root
+    (root / "metrics" / "extractor.json").unlink()
+    (root / "plots" / "table.png").unlink()
+    direct = project.run("python", "stages/report.py", check=False)  # as DVC runs it
+    assert direct.returncode == 2
+    assert direct.stderr.count("\n") == 1, direct.stderr
+    assert "metrics/extractor.json: not found; run the extractor stage first (dvc repro extractor)" in direct.stderr
+    assert "plots/table.png: not found; run the table stage first (dvc repro table)" in direct.stderr
+    assert not (root / "report").exists()
+    out = project.run("dvc", "repro", "-s", "report", check=False)
+    assert out.returncode != 0 and "metrics/extractor.json" in out.stderr + out.stdout
+
+
+def test_a_failure_keeps_the_previous_report(project):
+    root = project.root
+    project.run("dvc", "repro", "-s", "report")
+    before = (root / "report" / "report.md").read_bytes()
+    sweep = read_json(root, "metrics/sweep.json")
+    sweep["classes"]["ghost"] = dict(sweep["classes"]["six"])  # a class whose figure the sweep never drew
+    (root / "metrics/sweep.json").write_text(json.dumps(sweep))
+    with pytest.raises(EdgetuneError, match=r"plots/sweep/ghost.png: not found \(class 'ghost' of metrics/sweep.json\)"):
+        report.run(root)
+    assert (root / "report" / "report.md").read_bytes() == before
+    assert [p.name for p in root.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_a_file_older_than_the_code_names_the_key_and_the_stage(tmp_path):
+    with pytest.raises(EdgetuneError, match=r"metrics/table.json: no 'plateau_neurons_per_class'; .*rerun dvc repro table"):
+        report.need({"rows": {}}, "plateau_neurons_per_class", "table")
+
+
+# --- the two answers, on numbers chosen to land in each case ---------------------------------
+TUTORIAL_TABLE = {10: 0.916, 20: 0.918, 50: 0.921, 100: 0.923, 200: 0.925, 300: 0.926, 400: 0.925, 500: 0.925}
+
+
+def tutorial_table(tolerance: float = 0.005) -> dict:
+    values = list(TUTORIAL_TABLE)
+    return {
+        "neurons_per_class": values, "tolerance": tolerance, "plateau_neurons_per_class": 50,
+        "best_val_accuracy": 0.926, "best_neurons_per_class": 300,
+        "rows": {str(v): {"val_accuracy": a, "time_ratio_model": v / 300} for v, a in TUTORIAL_TABLE.items()},
+    }
+
+
+def sweep_summary(loss_knee, learned_knee=None) -> dict:
+    return {"summary": {"classes": 1, "classes_with_loss_knee": int(loss_knee is not None),
+                        "classes_with_learned_knee": int(learned_knee is not None),
+                        "loss_knee_median": loss_knee, "learned_knee_median": learned_knee,
+                        "loss_knee_reason": None, "learned_knee_reason": None if learned_knee else "flat curve"}}
+
+
+@pytest.mark.parametrize(
+    "knee, verdict",
+    [(300, "above"), (50, "near"), (100, "near"), (21, "near"), (20, "below"), (5, "below"), (600, "above")],
+)
+def test_knee_verdict_against_the_plateau_on_the_table_grid(knee, verdict):
+    assert report.knee_verdict(knee, list(TUTORIAL_TABLE), 50) == verdict
+
+
+def test_knee_verdict_at_the_ends_of_the_table():
+    assert report.knee_verdict(5, [10, 20, 50], 10) == "below_range"
+    assert report.knee_verdict(8, [10, 20, 50], 10) == "below_range"
+    assert report.knee_verdict(15, [10, 20, 50], 10) == "near"
+    assert report.knee_verdict(900, [10, 20, 50], 50) == "above_range"
+    assert report.knee_verdict(900, [10, 20, 50], 20) == "above"
+
+
+def test_tutorials_own_numbers_the_knee_at_300_overshoots_a_plateau_at_50():
+    loss, learned = report.answer_knees(sweep_summary(300), tutorial_table())
+    assert loss.verdict == "above" and loss.ratio == 6
+    assert loss.accuracy_at_knee == pytest.approx(0.926) and loss.time_ratio_at_knee == pytest.approx(1.0)
+    assert learned.verdict == "no_knee" and learned.accuracy_at_knee is None
+    lines = "\n".join(report.knee_answer_lines([loss, learned], tutorial_table()))
+    assert "**No, the loss knee (300) is above the plateau**, 6× as many neurons per class" in lines
+    assert "time ratio of 1.00 against 0.17 at the plateau" in lines
+    assert "The learned neurons curve has no knee (flat curve)" in lines
+    # between two table values, accuracy is read linearly in log10: 15 sits 58.5 % of the way from 10 to 20
+    (below,) = [a for a in report.answer_knees(sweep_summary(15), tutorial_table()) if a.curve == "loss"]
+    assert below.verdict == "below" and below.accuracy_at_knee == pytest.approx(0.916 + 0.002 * 0.58496, abs=1e-6)
+    assert "**No, the loss knee (15) is below the plateau:** the table's accuracy there is 91.7 %, 0.9 points under the best" in \
+        "\n".join(report.knee_answer_lines([below], tutorial_table()))
+
+
+def test_both_knees_at_one_value_are_answered_once_and_a_falling_accuracy_is_a_cost():
+    falling = tutorial_table()
+    falling["rows"]["500"]["val_accuracy"] = 0.90  # past the plateau accuracy drops again
+    answers = report.answer_knees(sweep_summary(500, 500), falling)
+    text = "\n".join(report.knee_answer_lines(answers, falling))
+    assert text.count("**No, the loss and learned-neurons knees (500) are above the plateau**") == 1
+    near = report.answer_knees(sweep_summary(45, 45), tutorial_table())
+    assert "**Yes for the loss and learned-neurons knees (45):** they sit within one step" in "\n".join(
+        report.knee_answer_lines(near, tutorial_table()))
+    assert "accuracy there is 90.0 % (2.6 points from the best)" in text and "Following it costs time and accuracy." in text
+    assert "learned neurons knee" not in text
+
+
+def test_factor_scale_gives_the_curve_span_and_the_widest_seed_spread():
+    curve = factor_curve({0.8: 0.554, 1.2: 0.537, 2.0: 0.517})
+    table = {"seeds": [0, 1], "rows": {"50": {"val_accuracy_min": 0.541, "val_accuracy_max": 0.545},
+                                       "100": {"val_accuracy_min": 0.532, "val_accuracy_max": 0.545}}}
+    text = report.factor_scale(curve, table)
+    assert "the curve spans 51.7 % – 55.4 % over factors 0.8 – 2, one training per factor" in text
+    assert "2 seeds of one training differ by up to 1.3 points (at 100 neurons per class)" in text
+    assert "seeds" not in report.factor_scale(curve, {**table, "seeds": [0]})
+
+
+def factor_curve(accuracies: dict[float, float]) -> pd.DataFrame:
+    return pd.DataFrame({"factor": list(accuracies), "num_weights": [int(f * 71) for f in accuracies],
+                         "val_accuracy": list(accuracies.values()), "learned_neurons": [100] * len(accuracies)})
+
+
+def test_factor_answer_says_how_near_in_accuracy_points():
+    a = report.answer_factor(factor_curve({0.8: 0.554, 1.0: 0.55, 1.2: 0.537, 1.6: 0.52}), 1.2, 0.005, 50)
+    assert (a.factor, a.num_weights, a.best_factor, a.best_num_weights) == (1.2, 85, 0.8, 56)
+    assert a.gap == pytest.approx(0.017) and not a.near
+    text = "\n".join(report.factor_answer_lines(a))
+    assert "**No: 1.7 points below the best**" in text and "1.2 × median (num_weights 85) gives 53.7 %" in text
+    near = report.answer_factor(factor_curve({1.0: 0.92, 1.2: 0.918, 1.4: 0.91}), 1.2, 0.005, 50)
+    assert near.near and "**Yes, within 0.2 points**" in "\n".join(report.factor_answer_lines(near))
+    best = report.answer_factor(factor_curve({1.0: 0.9, 1.2: 0.93, 1.4: 0.93}), 1.2, 0.005, 50)
+    assert best.best_factor == 1.2 and "**Yes: 1.2 × median is the best factor measured**" in "\n".join(
+        report.factor_answer_lines(best))
+    # 1.2 not measured: the chosen factor stands in, and the report says so
+    other = report.answer_factor(factor_curve({1.0: 0.9, 1.4: 0.92}), 1.4, 0.005, 50)
+    assert other.factor == 1.4 and not other.tutorial_measured
+    assert "1.2 is not among `weights.factors`" in "\n".join(report.factor_answer_lines(other))
+
+
+def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
+    ext = {**EXTRACTOR_METRICS, "source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
+           "akida_val_accuracy": None, "train_seconds": None, "a_newer_key": 1}
+    text = "\n".join(report.extractor_section(ext))
+    assert "Source **file**." in text and "trained in" not in text
+    assert "| float model | n/a |" in text and "| Akida model (converted) | n/a |" in text
+    assert "n/a: not measured for source `file`" in text
+    assert "| spikes per sample, median | 8 |" in text
+
+
+def test_stages_that_disagree_on_num_weights_are_flagged():
+    assert report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 9}) == []
+    (note, _) = report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 12})
+    assert "**Warning:** the stages used different num_weights (weights 9, sweep 9, table 12)" in note
+
+
+@pytest.mark.parametrize("link", ["https://example.org/a.png", "../outside.png", "figures/absent.png"])
+def test_html_refuses_a_figure_it_cannot_embed(tmp_path, link):
+    from edgetune import report_html
+
+    (tmp_path / "outside.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    base = tmp_path / "report"
+    base.mkdir()
+    with pytest.raises(EdgetuneError, match="the HTML must embed every figure"):
+        report_html.render(f"# R\n\n![a figure]({link})\n", base)
+
+
+def test_own_figures_for_many_classes_render_and_repeat_byte_for_byte(tmp_path):
+    from edgetune import report_figures
+
+    words = [f"w{i}" for i in range(12)]
+    npc = [1, 2, 4, 8, 16, 32]
+    curves = pd.DataFrame([{"word": w, "neurons_per_class": n, "loss_min": 10 / (n + i), "learned_min": min(n, 8 + i)}
+                           for i, w in enumerate(words) for n in npc])
+    sw = {"classes": {w: {"loss_knee": 8, "loss_at_knee": 1.0, "learned_knee": None, "learned_at_knee": None}
+                      for w in words}}
+    t = {**tutorial_table(), "neurons_per_class": [10, 20, 50]}
+    knees = report.answer_knees(sweep_summary(8, 16), t)
+    for name in ("a", "b"):
+        report_figures.sweep_all_classes(curves, sw, tmp_path / f"all_{name}.png")
+        report_figures.knee_vs_plateau(t, curves, sw, knees, tmp_path / f"knee_{name}.png")
+    for fig in ("all", "knee"):
+        first = (tmp_path / f"{fig}_a.png").read_bytes()
+        assert first[:8] == b"\x89PNG\r\n\x1a\n" and first == (tmp_path / f"{fig}_b.png").read_bytes()
+
+
+def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_knee():
+    def cls(samples, short, learned_knee=12):
+        return {"samples": samples, "fewer_samples_than": short, "loss_knee": 8, "loss_at_knee": 2.0,
+                "learned_knee": learned_knee, "learned_at_knee": None if learned_knee is None else 12.0,
+                "loss_knee_reason": None,
+                "learned_knee_reason": None if learned_knee else "no knee: kneedle found no bend above its threshold (S=1)"}
+    sw = {"neurons_per_class": [1, 8, 50, 100], "repetitions": 2, "num_weights": 9, "summary": {},
+          "classes": {"_silence_": cls(40, [50, 100]), "six": cls(40, [50, 100], None), "up": cls(60, [100])}}
+    text = "\n".join(report.sweep_section(sw, {w: w for w in sw["classes"]}))
+    assert text.count("training samples, fewer than") == 2
+    assert "`_silence_`, `six`: 40 training samples, fewer than 50, 100 neurons per class." in text
+    assert "`up`: 60 training samples, fewer than 100 neurons per class." in text
+    assert "No knee on the learned curve: kneedle found no bend above its threshold (S=1)." in text
+    assert "| `six` | 40 | 8 (loss 2) | none |" in text and "### Class `_silence_`" in text
+
+
+def test_review_shows_the_reports_own_figures_of_both_sides(project):
+    from edgetune.review import build_review
+
+    root = project.root
+    # the sweep plots' log-x template (a project part newer copies of the pipeline bring along)
+    shutil.copytree(Path(__file__).resolve().parents[1] / ".dvc" / "plots", root / ".dvc" / "plots", dirs_exist_ok=True)
+    project.run("dvc", "repro", "-s", "report")
+    project.commit("reproduced")  # dvc.lock holds the report; its figures are in the cache
+    before = (root / "report/figures/knee_vs_plateau.png").read_bytes()
+    project.set_params(sweep={"repetitions": 1})
+    assert "Running stage 'report'" in project.run("dvc", "repro", "-s", "sweep", "report").stdout
+    review = build_review("HEAD", repo=root).read_text()
+    for name in ("factor_question", "knee_vs_plateau"):
+        assert f"### `report/figures/{name}.png`" in review
+    base = root / "review/plots/report-figures-knee-vs-plateau-png.HEAD.png"
+    after = root / "review/plots/report-figures-knee-vs-plateau-png.workspace.png"
+    assert base.read_bytes() == before and after.read_bytes() == (root / "report/figures/knee_vs_plateau.png").read_bytes()
+    assert base.read_bytes() != after.read_bytes()  # one repetition instead of two moved the sweep's curves
