@@ -60,3 +60,14 @@ def import_tensorflow_quietly() -> None:
         import tf_keras  # noqa: F401
     tf.get_logger().setLevel(logging.ERROR)
     tf.autograph.set_verbosity(0)
+
+
+@contextlib.contextmanager
+def muted(logger: logging.Logger, level: int = logging.ERROR):
+    """Raise a logger's level for a block: a warning already said once is not said again per training."""
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -696,15 +695,6 @@ def write_figures(root: Path, figures: Path, context: dict) -> None:
                                    figures / "knee_vs_plateau.png")
 
 
-def readable_by_all(folder: Path) -> None:
-    """Plain file modes (0644 under the usual umask): figures saved through a private temp file are 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in folder.rglob("*"):
-        if path.is_file():
-            path.chmod(0o666 & ~umask)
-
-
 def run(root: str | Path = ".", out_dir: str | Path = OUT_DIR) -> Path:
     """Build the report from the upstream outputs under ``root``; swap it in as ``out_dir``."""
     from edgetune import report_html
@@ -722,6 +712,5 @@ def run(root: str | Path = ".", out_dir: str | Path = OUT_DIR) -> Path:
         write_figures(root, figures, context)
         (tmp / "report.md").write_text(markdown, encoding="utf-8")
         (tmp / "report.html").write_text(report_html.render(markdown, tmp), encoding="utf-8")
-        readable_by_all(tmp)
     log.info("report written to %s (%d figures)", out_dir, len(list((out_dir / FIGURES).iterdir())))
     return out_dir

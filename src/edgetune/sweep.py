@@ -18,7 +18,6 @@ through :func:`edgetune.edge.train`; max potentials come from :func:`edgetune.ed
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
@@ -33,6 +32,7 @@ from tqdm import tqdm
 
 from edgetune import edge, knee
 from edgetune.errors import EdgetuneError
+from edgetune.logs import muted
 
 log = logging.getLogger("edgetune.sweep")
 
@@ -124,17 +124,6 @@ def _run_task(task: SweepTask) -> tuple[SweepTask, int, int, float]:
     return (task, *train_one(_WORKER_SPIKES[task.class_index], task, _WORKER_SETTINGS))
 
 
-@contextlib.contextmanager
-def _edge_warnings_muted():
-    logger = logging.getLogger("edgetune.edge")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def resolve_jobs(jobs: int, tasks: int) -> int:
     """Workers to start: ``jobs`` (0 = every core this process may use), never more than tasks."""
     if jobs < 0:
@@ -188,7 +177,7 @@ def run_trainings(
     bar = tqdm(total=len(tasks), desc="sweep trainings", unit="fit", disable=not progress, mininterval=0.5)
     with bar:
         if workers == 1:
-            with _edge_warnings_muted(), threadpool_limits(limits=1):
+            with muted(edge.log), threadpool_limits(limits=1):
                 for task in tasks:
                     record(task, *train_one(spikes_by_class[task.class_index], task, settings))
                     bar.update()

@@ -9,7 +9,6 @@ on the whole, shuffled training set and records validation accuracy and learned 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -21,6 +20,7 @@ import pandas as pd
 from edgetune import charts, edge
 from edgetune.atomic import write_json
 from edgetune.errors import EdgetuneError
+from edgetune.logs import muted
 from edgetune.params import WeightsParams, load_params
 from edgetune.spikefile import SpikeSet, load_spikes
 from edgetune.spikestats import spike_counts
@@ -63,17 +63,6 @@ def check_num_weights(factor: float, median: float, width: int, name: str) -> tu
     return num, False
 
 
-@contextlib.contextmanager
-def _warned_already(logger: logging.Logger):
-    """Mute a logger's warnings for a block (they were logged once already)."""
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def factor_curve(spikes: SpikeSet, median: float, factors: list[float], params: WeightsParams,
                  order: np.ndarray) -> pd.DataFrame:
     """Validation accuracy and learned neurons of the edge layer trained at each factor's num_weights."""
@@ -90,7 +79,7 @@ def factor_curve(spikes: SpikeSet, median: float, factors: list[float], params: 
                                  num_weights=num_weights, learning_competition=params.learning_competition,
                                  seed=params.seed)
         start = time.perf_counter()
-        with _warned_already(edge.log):
+        with muted(edge.log):
             trained = edge.train(x_train, y_train, config)
         acc = edge.accuracy(spikes.x_val, spikes.y_val, trained)
         log.info("factor %g: num_weights %d, val accuracy %.4f, %d/%d neurons learned (fit %.1f s, total %.1f s)",
