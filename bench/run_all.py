@@ -4,7 +4,7 @@
 2. The pipeline's own figures (issue 7), on a fresh ``git clone`` of the committed HEAD, so the
    DVC cache is empty and nothing of this checkout's runs is reused:
    - cold reproduction of the default: every stage of ``dvc.yaml`` in dependency order, one
-     ``dvc repro --single-item STAGE`` each, so each gets its own wall time and peak RSS;
+     ``dvc repro --single-item --force STAGE`` each, so each gets its own wall time and peak RSS;
    - no-op ``dvc repro`` (median of a few runs; nothing may run);
    - rerun after changing one param (default ``sweep.repetitions=2``): its time, which stages
      ran, and whether that is exactly the stages that read the param plus those downstream.
@@ -167,7 +167,11 @@ def run_pipeline(repo: Path, work: Path, change: str, noop_runs: int, results: R
         results.notes.append("dvc.yaml has no stages: nothing to reproduce")
     for stage, _, _ in order:
         print(f"bench: cold {stage} …", flush=True)
-        run = measure(dvc("repro", "--single-item", stage), clone)
+        # --force: the clone's committed dvc.lock matches outputs that reproduce byte for byte, so
+        # without it DVC would (rightly) skip every stage after the first ones and time nothing.
+        run = measure(dvc("repro", "--single-item", "--force", stage), clone)
+        if run.returncode == 0 and stage not in run.ran_stages:
+            results.notes.append(f"stage {stage} did not run in the cold reproduction")
         results.cold.append((stage, run))
         if run.returncode != 0:
             results.notes.append(f"stage {stage} failed (exit {run.returncode}); later figures are not meaningful")
@@ -244,7 +248,7 @@ def render(results: Results, args: argparse.Namespace) -> str:
             lines += [
                 "### Cold run, stage by stage",
                 "",
-                "`dvc repro --single-item STAGE` in dependency order; peak RSS of the largest process"
+                "`dvc repro --single-item --force STAGE` in dependency order; peak RSS of the largest process"
                 + (
                     f" (DVC's own process, {max(run.peak_rss_mb for run in results.noop):.0f} MB in the no-op runs, "
                     "is the floor)."
