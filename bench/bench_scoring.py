@@ -18,7 +18,7 @@ hashes are identical.
     .venv/bin/python bench/bench_scoring.py                     # data/spikes.npz-like data
     .venv/bin/python bench/bench_scoring.py --spikes data/spikes.npz --npc 10 50 300
 
-Without a spikes file (default: /work/shared_data/spikes.npz, else data/spikes.npz) it makes
+Without a spikes file (default: data/spikes.npz, made by `make repro`) it makes
 synthetic spikes shaped like the default pipeline's: 33 classes × 400 training samples, D = 256,
 about 28 % of the bits set, with class structure so the layer learns something.
 """
@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO / "src"))
 from edgetune import edge  # noqa: E402
 from edgetune.spikefile import load_spikes  # noqa: E402
 
-DEFAULT_SPIKES = (Path("/work/shared_data/spikes.npz"), REPO / "data" / "spikes.npz")
+DEFAULT_SPIKES = (REPO / "data" / "spikes.npz",)  # what `make repro` made
 WAYS = ("numpy", "akida", "akida-batched")
 
 

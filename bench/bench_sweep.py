@@ -11,8 +11,8 @@ To make the two comparable result by result, the tutorial loop gets the stage's 
 weights and its seeded permutation (the tutorial itself draws both at random, unseeded): the
 losses and learned counts must then be equal, and the bench checks they are.
 
-Spikes: /work/shared_data/spikes.npz (class 'six' of the train split, or every class) and its
-weights.json when they exist, else realistic synthetic spikes (binary, D=256, ~28 % firing, 400
+Spikes: data/spikes.npz (class 'six' of the train split, or every class) and
+metrics/weights.json when `make repro` made them, else realistic synthetic spikes (binary, D=256, ~28 % firing, 400
 samples drawn around 40 prototypes, num_weights 85). Usage:
 ``python bench/bench_sweep.py [--word six|all] [--jobs 2] [--repetitions 3] [--rounds 3]``.
 """
@@ -35,7 +35,9 @@ from edgetune import edge, sweep  # noqa: E402
 from edgetune.params import TUTORIAL_NEURONS_PER_CLASS  # noqa: E402
 from edgetune.spikefile import load_spikes  # noqa: E402
 
-SHARED = Path("/work/shared_data")
+REPO = Path(__file__).resolve().parents[1]
+SPIKES = REPO / "data" / "spikes.npz"  # what `make repro` made
+WEIGHTS = REPO / "metrics" / "weights.json"
 
 
 def realistic_class_spikes(seed: int = 0, samples: int = 400, width: int = 256, firing: float = 0.28,
@@ -50,13 +52,13 @@ def realistic_class_spikes(seed: int = 0, samples: int = 400, width: int = 256, 
 
 def load_classes(word: str) -> tuple[dict[int, np.ndarray], dict[int, str], int, str]:
     """({class index: spikes}, {class index: name}, num_weights, where they came from); word may be 'all'."""
-    if (SHARED / "spikes.npz").exists():
-        spikes = load_spikes(SHARED / "spikes.npz")
+    if SPIKES.exists():
+        spikes = load_spikes(SPIKES)
         classes = [str(c) for c in spikes.classes]
         indices = range(len(classes)) if word == "all" else [classes.index(word)]
-        num_weights = edge.load_num_weights(SHARED / "weights.json") if (SHARED / "weights.json").exists() else 85
+        num_weights = edge.load_num_weights(WEIGHTS) if WEIGHTS.exists() else 85
         by_class = {c: spikes.x_train[spikes.y_train == c] for c in indices}
-        return by_class, {c: classes[c] for c in by_class}, num_weights, str(SHARED / "spikes.npz")
+        return by_class, {c: classes[c] for c in by_class}, num_weights, str(SPIKES.relative_to(REPO))
     count = 33 if word == "all" else 1
     by_class = {c: realistic_class_spikes(seed=c) for c in range(count)}
     names = {c: (f"class{c}" if word == "all" else word) for c in by_class}
