@@ -374,7 +374,7 @@ def weights_section(w: dict, curve: pd.DataFrame) -> list[str]:
         "",
         f"Median spikes per sample over {need(w, 'samples_used', 'weights')} training samples "
         f"(a fraction {num(need(w, 'fraction', 'weights'))} of train): **{num(median)}** "
-        f"(over all of train: {num(w.get('median_spikes_all_train'))}). "
+        f"(over all of train: {num(w.get('all_train_median_spikes'))}). "
         f"num_weights = int({num(factor)} × {num(median)}) = **{num_weights}**"
         + (f", clamped to the spike width {w.get('width')}" if w.get("clamped") else "") + ".",
         "",

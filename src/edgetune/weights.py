@@ -143,7 +143,7 @@ def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKE
     result = {
         "num_weights": num_weights,
         "median_spikes": median,
-        "median_spikes_all_train": float(np.median(counts)),
+        "all_train_median_spikes": float(np.median(counts)),
         "factor": params.factor,
         "fraction": params.fraction,
         "samples_used": int(len(subset)),
