@@ -13,6 +13,8 @@ import sys
 import warnings
 from typing import Iterator
 
+from edgetune.portable import pin_cpu_arithmetic
+
 
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -46,13 +48,14 @@ def stderr_fd_silenced() -> Iterator[None]:
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow, tf_keras, cnn2snn and quantizeml without their start-up noise.
+    """Import TensorFlow, tf_keras, cnn2snn and quantizeml quietly, their CPU arithmetic pinned.
 
     TensorFlow's CUDA plugin registration and XLA write absl messages ("Unable to register cuDNN
     factory", "computation placer already registered") straight to fd 2 at import, whatever
     TF_CPP_MIN_LOG_LEVEL says; only silencing the descriptor during the import hides them.
     """
     quiet_tensorflow()
+    pin_cpu_arithmetic()  # before TensorFlow loads: same bytes on every machine
     with stderr_fd_silenced():
         import cnn2snn  # noqa: F401
         import quantizeml  # noqa: F401
