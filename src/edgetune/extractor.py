@@ -30,6 +30,7 @@ from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.logs import import_tensorflow_quietly
 from edgetune.params import ExtractorParams, load_params
+from edgetune.timing import time_metrics_path
 
 log = logging.getLogger("extractor")
 
@@ -252,12 +253,13 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
         "float_val_accuracy": _rounded(extractor.float_accuracy),
         "quantized_val_accuracy": _rounded(extractor.quantized_accuracy),
         "akida_val_accuracy": _rounded(extractor.akida_accuracy),
-        "train_seconds": None if extractor.train_seconds is None else round(extractor.train_seconds, 1),
         **spike_statistics(spikes),
     }
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
     write_json(metrics_path, metrics)
+    write_json(time_metrics_path(metrics_path, "extractor"),
+               {"extractor_train_seconds": None if extractor.train_seconds is None else round(extractor.train_seconds, 1)})
     log.info("wrote %s: %d spikes per sample, median %.0f; %d neurons never fire, %d always fire",
              model_path, metrics["spike_width"], metrics["median_spikes"], metrics["neurons_never_firing"],
              metrics["neurons_always_firing"])

@@ -18,6 +18,7 @@ from edgetune.atomic import write_json
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
 from edgetune.errors import EdgetuneError
 from edgetune.params import DataParams, load_params
+from edgetune.timing import time_metrics_path
 
 log = logging.getLogger("fetch")
 
@@ -65,8 +66,8 @@ def make_dataset(params: DataParams) -> KwsDataset:
     return from_file(params)
 
 
-def data_metrics(ds: KwsDataset, seconds: float) -> dict:
-    """Source, counts per class and split, number of voices per split, generation time."""
+def data_metrics(ds: KwsDataset) -> dict:
+    """Source, counts per class and split, number of voices per split (no time: see metrics/time/)."""
     counts = {}
     voices = {}
     for split in ("train", "val"):
@@ -80,7 +81,6 @@ def data_metrics(ds: KwsDataset, seconds: float) -> dict:
         "samples": {"train": int(len(ds.y_train)), "val": int(len(ds.y_val))},
         "counts": counts,
         "voices": voices,
-        "seconds": round(seconds, 1),
     }
 
 
@@ -90,7 +90,8 @@ def run(params_path: str | Path = "params.yaml", dataset_path: Path = DATASET, m
     ds = validate(make_dataset(params), params.path if params.source == "file" else f"data.source={params.source}")
     seconds = time.perf_counter() - start
     save_dataset(dataset_path, ds)
-    metrics = data_metrics(ds, seconds)
+    metrics = data_metrics(ds)
     write_json(metrics_path, metrics)
+    write_json(time_metrics_path(metrics_path, "fetch"), {"fetch_seconds": round(seconds, 1)})
     log.info("%s: %d train / %d val samples, %d classes, voices %s, %.1f s", dataset_path, metrics["samples"]["train"],
              metrics["samples"]["val"], ds.num_classes, metrics["voices"], seconds)

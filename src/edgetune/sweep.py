@@ -33,6 +33,7 @@ from tqdm import tqdm
 from edgetune import edge, knee
 from edgetune.errors import EdgetuneError
 from edgetune.logs import muted
+from edgetune.timing import time_metrics_path
 
 log = logging.getLogger("edgetune.sweep")
 
@@ -426,12 +427,12 @@ def run(
         "classes": per_class,
         "skipped_classes": skipped,
         "summary": summarise(knees_by_word),
-        "timing": {
-            "jobs": workers,
-            "wall_seconds": round(wall, 2),  # the trainings, pool start-up included
-            "stage_seconds": round(time.perf_counter() - stage_start, 2),  # + loading, knees, CSVs, PNGs
-            "fit_seconds": round(sum(r.fit_seconds for r in results), 2),
-        },
+        "jobs": workers,
     }
     write_json(metrics_path, metrics)
+    write_json(time_metrics_path(metrics_path, "sweep"), {
+        "sweep_wall_seconds": round(wall, 2),  # the trainings, pool start-up included
+        "sweep_stage_seconds": round(time.perf_counter() - stage_start, 2),  # + loading, knees, CSVs, PNGs
+        "sweep_fit_seconds": round(sum(r.fit_seconds for r in results), 2),
+    })
     return metrics
