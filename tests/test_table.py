@@ -13,7 +13,7 @@ import pytest
 from akida import ActivationType, Dense1D, InputConv2D, Model
 
 from akida_fixtures import make_tiny_extractor
-from edgetune import table, table_train, whole_model
+from edgetune import extractor_time, stats, table, table_train, whole_model
 from edgetune.dataset import KwsDataset, save_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import TableParams, parse_params
@@ -47,11 +47,16 @@ def tiny_inputs(root: Path, per_class_train: int = 40, per_class_val: int = 12, 
 def write_params(path: Path, **table_values) -> None:
     import yaml
 
-    raw = {"table": {"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], **table_values}}
+    raw = {"table": {"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "timing_repeats": 3, **table_values}}
     path.write_text(yaml.safe_dump(raw, default_flow_style=False))
 
 
 def item_paths(root: Path) -> dict:
+    return dict(spikes_path=root / "data/spikes.npz", weights_path=root / "metrics/weights.json",
+                results_dir=root / "results/table")
+
+
+def time_paths(root: Path) -> dict:
     return dict(spikes_path=root / "data/spikes.npz", dataset_path=root / "data/kws.npz",
                 extractor_path=root / "models/extractor.fbz", weights_path=root / "metrics/weights.json",
                 results_dir=root / "results/table")
@@ -64,8 +69,8 @@ def tiny(tmp_path_factory) -> Path:
     return root
 
 
-def test_item_trains_every_seed_and_the_whole_model_learns_the_same_weights(tiny, tmp_path):
-    write_params(tmp_path / "params.yaml", whole_model_seeds=2)
+def test_item_trains_every_seed_and_times_the_fit_repeatedly_apart_from_the_accuracies(tiny, tmp_path):
+    write_params(tmp_path / "params.yaml")
     paths = {**item_paths(tiny), "results_dir": tmp_path / "results"}
     result = table_train.run(4, params_path=tmp_path / "params.yaml", **paths)
     saved = json.loads((tmp_path / "results/npc-4.json").read_text())
@@ -74,25 +79,37 @@ def test_item_trains_every_seed_and_the_whole_model_learns_the_same_weights(tiny
     for run in result["runs"]:
         assert 0 <= run["val_accuracy"] <= 1 and 0 <= run["train_accuracy"] <= 1
         assert 1 <= run["learned_neurons"] <= 12
-        assert run["fit_seconds"] > 0 and run["whole_model_seconds"] > 0
-        assert run["whole_model_mode"] == whole_model.COMPOSED
-        assert run["whole_model_same_weights"] is True
+        assert not any("seconds" in key for key in run)  # no timing among the accuracies
     # class-dependent MFCCs: far above chance (1/3)
     assert result["val_accuracy"] > 0.6
     assert result["val_accuracy_min"] <= result["val_accuracy"] <= result["val_accuracy_max"]
     assert set(result["per_class_val_accuracy"]) == set(CLASSES)
     assert result["units"] == 12 and result["train_samples"] == 120 and result["val_samples"] == 36
-    assert result["whole_model_seconds"] == pytest.approx(np.median([r["whole_model_seconds"] for r in result["runs"]]))
-    # the seeds drive shuffling and initial weights: another run gives the same accuracies;
-    # with whole_model_seeds = 1 only the first seed is also timed the tutorial's way
-    write_params(tmp_path / "params.yaml", whole_model_seeds=1)
-    again = table_train.run(4, params_path=tmp_path / "params.yaml", **paths)
-    assert [r["val_accuracy"] for r in again["runs"]] == [r["val_accuracy"] for r in result["runs"]]
-    assert again["per_class_val_accuracy"] == result["per_class_val_accuracy"]
-    first, second = again["runs"]
-    assert first["whole_model_same_weights"] is True and first["whole_model_seconds"] > 0
-    assert second["whole_model_seconds"] is None and second["whole_model_mode"] is None
-    assert again["whole_model_seconds"] == first["whole_model_seconds"] and again["whole_model_seeds"] == 1
+    # two seeds, three repeats: one fit per seed, then the first seed's fit once more
+    times = json.loads((tmp_path / "results/npc-4.time.json").read_text())
+    fit = times["edge_fit"]
+    assert fit["repeats"] == 3 and len(fit["wall"]) == len(fit["cpu"]) == 3
+    assert fit["seconds"] == min(fit["wall"]) and fit["cpu_seconds"] == min(fit["cpu"])
+    assert fit["spread"] == pytest.approx(max(fit["wall"]) / min(fit["wall"]) - 1, abs=0.02)  # µs-rounded lists
+    assert times["timing"] == table_train.EDGE_TIMING and times["samples"] == 120
+    # the seeds drive shuffling and initial weights: another run gives the same bytes of accuracies
+    first = (tmp_path / "results/npc-4.json").read_bytes()
+    table_train.run(4, params_path=tmp_path / "params.yaml", **paths)
+    assert (tmp_path / "results/npc-4.json").read_bytes() == first
+
+
+def test_extractor_time_covers_every_sample_and_checks_the_sum_against_a_direct_fit(tiny, tmp_path):
+    write_params(tmp_path / "params.yaml")
+    result = extractor_time.run(tmp_path / "params.yaml", **{**time_paths(tiny), "results_dir": tmp_path / "r"})
+    assert json.loads((tmp_path / "r" / extractor_time.OUT_NAME).read_text()) == result
+    # F: the extractor's forward over all 120 training samples, timing_repeats times
+    assert result["samples"] == 120 and result["forward"]["repeats"] == 3
+    assert result["forward"]["seconds"] == min(result["forward"]["wall"])
+    check = result["check"]
+    # the direct fit: extractor + edge layer in one model, all 120 samples reached its fit
+    assert check["mode"] == whole_model.COMPOSED and check["samples"] == 120
+    assert check["same_weights"] is True and check["neurons_per_class"] == 4 and check["seed"] == 0
+    assert check["direct_over_sum"] == pytest.approx(check["direct_seconds"] / check["forward_plus_fit_seconds"], abs=2e-3)
 
 
 def test_scoring_batches_stay_bounded_at_the_largest_layer():
@@ -118,98 +135,170 @@ def test_whole_model_falls_back_to_forward_plus_fit_when_the_layer_cannot_be_app
     fit = whole_model.fit_whole_model(tmp_path / "v2.fbz", x_mfcc, spikes.y_train, config, WIDTH, edge_fit_seconds=5.0)
     assert fit.mode == whole_model.SUMMED and fit.trained is None
     assert fit.seconds > 5.0  # forward time + the edge layer's own fit time
+    assert fit.samples == len(x_mfcc)  # every sample went through the extractor
     assert "cannot train an edge layer after this extractor" in caplog.text
     composed = whole_model.fit_whole_model(tiny / "models/extractor.fbz", x_mfcc, spikes.y_train, config, WIDTH, 5.0)
-    assert composed.mode == whole_model.COMPOSED and composed.seconds < 5.0
+    assert composed.mode == whole_model.COMPOSED and composed.seconds < 5.0 and composed.samples == len(x_mfcc)
 
 
-def test_item_input_errors_are_clear(tiny, tmp_path):
+def test_item_and_extractor_time_input_errors_are_clear(tiny, tmp_path):
     write_params(tmp_path / "params.yaml")
-    paths = item_paths(tiny)
+    paths, tpaths = item_paths(tiny), {**time_paths(tiny), "results_dir": tmp_path / "r"}
     with pytest.raises(EdgetuneError, match=r"extractor.fbz: not found; run the extractor stage first"):
-        table_train.run(2, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "models/extractor.fbz"})
+        extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "extractor_path": tmp_path / "models/extractor.fbz"})
     make_tiny_extractor(tmp_path / "wide.fbz", np.load(tiny / "data/kws.npz")["x_train"], width=WIDTH + 8)
     with pytest.raises(EdgetuneError, match=r"outputs \[1, 1, 32\] but the spikes are 24 wide; .*rerun dvc repro spikes"):
-        table_train.run(2, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "wide.fbz",
-                                                         "results_dir": tmp_path / "r"})
+        extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "extractor_path": tmp_path / "wide.fbz"})
     (tmp_path / "w.json").write_text('{"num_weights": 25}')
     with pytest.raises(EdgetuneError, match=r"num_weights = 25: must be between 1 and the spike width 24"):
-        table_train.run(2, tmp_path / "params.yaml", **{**paths, "weights_path": tmp_path / "w.json"})
+        table_train.run(2, tmp_path / "params.yaml", **{**paths, "weights_path": tmp_path / "w.json",
+                                                         "results_dir": tmp_path / "r"})
     short = load_spikes(tiny / "data/spikes.npz")
     save_spikes(tmp_path / "short.npz", SpikeSet(short.x_train[:-3], short.y_train[:-3], short.x_val, short.y_val, CLASSES))
     with pytest.raises(EdgetuneError, match=r"117 training samples do not match the 120 .*rerun dvc repro spikes"):
-        table_train.run(2, tmp_path / "params.yaml", **{**paths, "spikes_path": tmp_path / "short.npz"})
+        extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "spikes_path": tmp_path / "short.npz"})
     assert not (tmp_path / "r").exists()
 
 
-def fake_result(npc: int, val: float, fit: float, whole: float, seeds=(0, 1), lc=0.1) -> dict:
-    runs = [{"seed": s, "whole_model_same_weights": True, "whole_model_seconds": whole} for s in seeds]
-    return {"neurons_per_class": npc, "num_weights": 8, "learning_competition": lc, "seeds": list(seeds),
-            "whole_model_seeds": 1,
-            "num_classes": 3, "units": 3 * npc, "train_samples": 120, "val_samples": 36,
-            "train_accuracy": min(1.0, val + 0.05), "val_accuracy": val, "val_accuracy_min": val - 0.01,
-            "val_accuracy_max": val + 0.01, "learned_neurons": 3 * npc - 1, "fit_seconds": fit,
-            "whole_model_seconds": whole, "whole_model_mode": whole_model.COMPOSED,
-            "per_class_val_accuracy": {"no": val, "six": val, "yes": val}, "runs": runs}
+def fake_result(npc: int, accs: list[float], fit: float, seeds=(0, 1, 2), lc=0.1, timing=table_train.EDGE_TIMING,
+                repeats: int = 3) -> tuple[dict, dict]:
+    """An item's two files as table-train writes them: accuracies per seed, fit times."""
+    runs = [{"seed": s, "val_accuracy": a, "train_accuracy": min(1.0, a + 0.05), "learned_neurons": 3 * npc - 1}
+            for s, a in zip(seeds, accs)]
+    result = {"neurons_per_class": npc, "num_weights": 8, "learning_competition": lc, "seeds": list(seeds),
+              "num_classes": 3, "units": 3 * npc, "train_samples": 120, "val_samples": 36,
+              "train_accuracy": min(1.0, float(np.mean(accs)) + 0.05), "val_accuracy": float(np.mean(accs)),
+              "val_accuracy_min": min(accs), "val_accuracy_max": max(accs), "learned_neurons": 3 * npc - 1,
+              "per_class_val_accuracy": {"no": accs[0], "six": accs[0], "yes": accs[0]}, "runs": runs}
+    walls = [fit * (1 + 0.1 * i) for i in range(repeats)]
+    times = {"neurons_per_class": npc, "num_weights": 8, "seeds": list(seeds), "timing": timing, "samples": 120,
+             "edge_fit": {"seconds": fit, "cpu_seconds": fit, "spread": round(walls[-1] / fit - 1, 4),
+                          "repeats": repeats, "wall": walls, "cpu": walls}}
+    return result, times
 
 
-def write_results(results_dir: Path, results: list[dict]) -> None:
+def write_results(results_dir: Path, results: list[tuple[dict, dict]], forward: float = 10.0, reference: int = 300,
+                  seeds=(0, 1, 2), repeats: int = 3) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
-    for r in results:
+    for r, t in results:
         (results_dir / f"npc-{r['neurons_per_class']}.json").write_text(json.dumps(r))
+        (results_dir / f"npc-{r['neurons_per_class']}.time.json").write_text(json.dumps(t))
+    f = {"seconds": forward, "cpu_seconds": 2 * forward, "spread": 0.05, "repeats": repeats,
+         "wall": [forward] * repeats, "cpu": [2 * forward] * repeats}
+    check = {"mode": whole_model.COMPOSED, "neurons_per_class": reference, "seed": seeds[0], "samples": 120,
+             "direct_seconds": forward + 3.2, "forward_plus_fit_seconds": forward + 3.0, "direct_over_sum": 1.0154,
+             "same_weights": True}
+    (results_dir / extractor_time.OUT_NAME).write_text(json.dumps({
+        "reference": reference, "num_weights": 8, "seeds": list(seeds), "learning_competition": 0.1,
+        "timing_repeats": repeats, "samples": 120, "forward": f, "check": check}))
+
+
+# The tutorial's accuracies as three seeds: each seed's order shifts every value alike by ±0.3 points
+# (what pairing cancels), plus ±0.05 points that differ from value to value (what it cannot).
+TUTORIAL = {10: 0.916, 20: 0.918, 50: 0.921, 100: 0.923, 200: 0.925, 300: 0.926, 400: 0.925, 500: 0.925}
+SHARED, OWN = (-0.003, 0.0, 0.003), (-0.0005, 0.0, 0.0005)
+
+
+def tutorial_accuracies(i: int, acc: float) -> list[float]:
+    own = OWN[i % 3:] + OWN[:i % 3]
+    return [acc + s + o for s, o in zip(SHARED, own)]
+
+
+def tutorial_results() -> list[tuple[dict, dict]]:
+    return [fake_result(n, tutorial_accuracies(i, a), fit=n / 100) for i, (n, a) in enumerate(TUTORIAL.items())]
+
+
+def table_outputs(tmp_path: Path) -> dict:
+    return {name: tmp_path / name for name in ("table.json", "table.md", "table.csv", "table_time.csv",
+                                               "per_class.csv", "table.png")}
+
+
+def run_table(tmp_path: Path, out: dict) -> dict:
+    return table.run(tmp_path / "params.yaml", tmp_path / "results", out["table.json"], out["table.md"],
+                     out["table.csv"], out["table_time.csv"], out["per_class.csv"], out["table.png"])
 
 
 def test_table_rows_ratios_plateau_and_outputs(tmp_path):
-    # the tutorial's accuracies: stops rising (within 0.5 points of 92.6 %) at 50
-    tutorial = {10: 0.916, 20: 0.918, 50: 0.921, 100: 0.923, 200: 0.925, 300: 0.926, 400: 0.925, 500: 0.925}
-    write_results(tmp_path / "results", [fake_result(n, a, fit=n / 100, whole=10 + n / 100) for n, a in tutorial.items()])
-    write_results(tmp_path / "results", [fake_result(1000, 0.99, 1, 1)])  # an orphan from an older list: ignored
-    write_params(tmp_path / "params.yaml", neurons_per_class=list(tutorial), reference=300)
-    out = {name: tmp_path / name for name in ("table.json", "table.md", "table.csv", "per_class.csv", "table.png")}
-    t = table.run(tmp_path / "params.yaml", tmp_path / "results", out["table.json"], out["table.md"], out["table.csv"],
-                  out["per_class.csv"], out["table.png"])
+    write_results(tmp_path / "results", tutorial_results())
+    write_results(tmp_path / "results", [fake_result(1000, [0.99] * 3, 1)])  # an orphan from an older list: ignored
+    write_params(tmp_path / "params.yaml", neurons_per_class=list(TUTORIAL), reference=300, seeds=[0, 1, 2])
+    out = table_outputs(tmp_path)
+    t = run_table(tmp_path, out)
     assert json.loads(out["table.json"].read_text()) == t
-    assert list(t["rows"]) == [str(n) for n in tutorial]
-    assert t["rows"]["300"]["time_ratio_edge"] == 1 and t["rows"]["300"]["time_ratio_model"] == 1
-    assert t["rows"]["10"]["time_ratio_edge"] == pytest.approx(0.1 / 3, abs=1e-3)
-    assert t["rows"]["500"]["time_ratio_model"] == pytest.approx(15 / 13, abs=1e-3)
-    assert t["best_neurons_per_class"] == 300 and t["best_val_accuracy"] == 0.926
-    assert t["plateau_neurons_per_class"] == 50
-    assert t["whole_model_same_weights"] is True
+    tm = json.loads((tmp_path / "time" / "table.json").read_text())  # timings beside, in time/
+    assert set(t["rows"]) == set(tm["rows"]) == {str(n) for n in TUTORIAL}  # keyed by value (JSON sorts keys)
+    assert not any("seconds" in k or "ratio" in k for row in t["rows"].values() for k in row)
+    assert tm["rows"]["300"]["time_ratio_edge"] == 1 and tm["rows"]["300"]["time_ratio_model"] == 1
+    assert tm["rows"]["10"]["time_ratio_edge"] == pytest.approx(0.1 / 3, abs=1e-3)
+    # whole model = F + E: (10 + 5) / (10 + 3)
+    assert tm["rows"]["500"]["time_ratio_model"] == pytest.approx(15 / 13, abs=1e-3)
+    assert tm["rows"]["500"]["whole_model_seconds"] == pytest.approx(15.0)
+    assert tm["monotone"] is True and tm["forward_seconds"] == 10.0 and tm["check"]["same_weights"] is True
+    assert "min of 3" in tm["method"] and "all 120 training samples" in tm["method"]
+    assert t["best_neurons_per_class"] == 300 and t["best_val_accuracy"] == pytest.approx(0.926)
+    # paired by seed, only the ±0.05 points count: 100 is 0.3 points below (significant), 200..500 are
+    # within 0.1 point of 300 (noise); the plateau is the smallest of those. Unpaired, each mean's
+    # interval (±0.7 points) would swallow every gap from 50 up.
+    assert t["plateau_neurons_per_class"] == 200
+    assert [t["rows"][str(n)]["below_best"] for n in TUTORIAL] == [True] * 4 + [False] * 4
+    assert t["rows"]["300"]["val_accuracy_ci95"] == pytest.approx(
+        stats.estimate(tutorial_accuracies(5, 0.926)).half_width, abs=1e-6)
     md = out["table.md"].read_text()
-    assert "| Nb. neurons | Val accuracy | Time ratio | Time ratio (edge layer) |" in md
-    assert "| 300 | 92.6 % | 1.00 | 1.00 |" in md
-    assert "| 50 ← | 92.1 % |" in md and "**50** neurons per class" in md
-    assert "1000" not in md
+    assert "| Nb. neurons | Val accuracy | Time ratio | Time ratio (edge layer) | Gap to best |" in md
+    assert "| 300 | 92.6 ± 0.7 % | 1.00 | 1.00 | best |" in md
+    assert "| 200 ← | 92.5 ± 0.7 % | 0.92 | 0.67 | 0.1 ± 0.2 |" in md and "**200** neurons per class" in md
+    assert "| 50 | 92.1 ± 0.7 % |" in md and "0.5 ± 0.0 below" in md
+    assert "1000" not in md and "Warning" not in md
+    assert "direct fit of the whole model at 300" in md and "ratio 1.015" in md
     csv = pd.read_csv(out["table.csv"])
-    assert csv.neurons_per_class.tolist() == list(tutorial)
-    assert csv.loc[csv.neurons_per_class == 300, "time_ratio_model"].item() == 1
-    assert len(pd.read_csv(out["per_class.csv"])) == 3 * len(tutorial)
+    assert csv.neurons_per_class.tolist() == list(TUTORIAL)
+    assert csv.val_accuracy_low.tolist() == pytest.approx((csv.val_accuracy - [t["rows"][str(n)]["val_accuracy_ci95"]
+                                                                               for n in TUTORIAL]).tolist())
+    times = pd.read_csv(out["table_time.csv"])
+    assert times.loc[times.neurons_per_class == 300, "time_ratio_model"].item() == 1
+    assert len(pd.read_csv(out["per_class.csv"])) == 3 * len(TUTORIAL)
     assert out["table.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Warning" not in md
-    assert "as the tutorial timed it, on the first seed;" in md
-    mismatch = fake_result(10, 0.916, 0.1, 10.1)
-    mismatch["runs"][1]["whole_model_same_weights"] = False
-    write_results(tmp_path / "results", [mismatch])
-    t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out.values())
-    assert t["whole_model_same_weights"] is False
-    assert "**Warning:** the whole model learned other weights" in out["table.md"].read_text()
 
 
-def test_plateau_with_a_looser_tolerance_and_ties():
-    assert table.plateau([10, 20, 50], [0.80, 0.90, 0.91], 0.005) == 50
-    assert table.plateau([10, 20, 50], [0.80, 0.90, 0.91], 0.02) == 20
-    assert table.plateau([50, 10, 20], [0.91, 0.91, 0.5], 0.0) == 10
+def test_table_warns_when_the_direct_fit_learned_other_weights(tmp_path):
+    write_results(tmp_path / "results", tutorial_results())
+    path = tmp_path / "results" / extractor_time.OUT_NAME
+    doc = json.loads(path.read_text())
+    doc["check"]["same_weights"] = False
+    path.write_text(json.dumps(doc))
+    write_params(tmp_path / "params.yaml", neurons_per_class=list(TUTORIAL), reference=300, seeds=[0, 1, 2])
+    out = table_outputs(tmp_path)
+    run_table(tmp_path, out)
+    assert "**Warning:** it learned other weights than the edge layer" in out["table.md"].read_text()
 
 
-def test_table_refuses_missing_and_stale_results(tmp_path):
-    write_params(tmp_path / "params.yaml")
-    write_results(tmp_path / "results", [fake_result(4, 0.9, 1, 1)])
+def test_a_gap_inside_the_seeds_spread_is_indistinguishable_and_one_well_outside_is_not():
+    # three seeds scatter by ±1 point, independently: a 0.5-point gap is noise
+    noisy = [[0.80, 0.82, 0.81], [0.81, 0.80, 0.825]]
+    assert table.plateau([10, 20], noisy)[0] == 10
+    # the same seeds, 3 points apart at every seed: significant, whatever the scatter between seeds
+    shifted = [[0.77, 0.79, 0.78], [0.80, 0.82, 0.81]]
+    plateau, comparison = table.plateau([10, 20], shifted)
+    assert plateau == 20 and comparison.below == [True, False]
+    assert comparison.gaps[0].mean == pytest.approx(0.03) and comparison.gaps[0].half_width == pytest.approx(0, abs=1e-12)
+    # ties: the smallest value is the best
+    assert table.plateau([10, 20, 50], [[0.9, 0.9], [0.9, 0.9], [0.5, 0.5]])[0] == 10
+
+
+def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
+    params = TableParams(neurons_per_class=[2, 4], reference=4, seeds=[0, 1, 2], timing_repeats=3)
+    write_results(tmp_path / "results", [fake_result(4, [0.9] * 3, 1)], reference=4)
     with pytest.raises(EdgetuneError, match=r"npc-2.json: not found; train that value first \(dvc repro table-train@2\)"):
-        table.build_table(TableParams(neurons_per_class=[2, 4], reference=4), tmp_path / "results")
-    write_results(tmp_path / "results", [fake_result(2, 0.9, 1, 1, seeds=(0,))])
-    with pytest.raises(EdgetuneError, match=r"npc-2.json: made with seeds = \[0\], but the params say \[0, 1\]; it is stale"):
-        table.build_table(TableParams(neurons_per_class=[2, 4], reference=4), tmp_path / "results")
+        table.build_table(params, tmp_path / "results")
+    write_results(tmp_path / "results", [fake_result(2, [0.9] * 2, 1, seeds=(0, 1))], reference=4)
+    with pytest.raises(EdgetuneError, match=r"npc-2.json: made with seeds = \[0, 1\], but the params say \[0, 1, 2\]; it is stale"):
+        table.build_table(params, tmp_path / "results")
+    write_results(tmp_path / "results", [fake_result(2, [0.9] * 3, 1, timing="engine forward, one run")], reference=4)
+    with pytest.raises(EdgetuneError, match=r"npc-2.time.json: timed as 'engine forward, one run' with 3 repeats, not as the other rows"):
+        table.build_table(params, tmp_path / "results")
+    write_results(tmp_path / "results", [fake_result(2, [0.9] * 3, 1)], reference=2)
+    with pytest.raises(EdgetuneError, match=r"extractor-time.json: made with reference = 2, but the params say 4; it is stale, rerun dvc repro extractor-time"):
+        table.build_table(params, tmp_path / "results")
 
 
 @pytest.mark.parametrize(
@@ -218,10 +307,9 @@ def test_table_refuses_missing_and_stale_results(tmp_path):
         ({"neurons_per_class": [2, 4], "reference": 3}, "table: reference 3 is not in neurons_per_class [2, 4]"),
         ({"neurons_per_class": []}, "table.neurons_per_class = []: neurons_per_class must list at least one value"),
         ({"neurons_per_class": [2, 4, 2], "reference": 4}, "neurons_per_class repeats [2]"),
-        ({"neurons_per_class": [2, 4], "reference": 4, "seeds": []}, "seeds must list at least one seed"),
+        ({"neurons_per_class": [2, 4], "reference": 4, "seeds": [0]}, "seeds must list at least 2 seeds"),
         ({"neurons_per_class": [2, 4], "reference": 4, "seeds": [1, 1]}, "seeds repeat"),
-        ({"neurons_per_class": [2, 4], "reference": 4, "seeds": [1], "whole_model_seeds": 2},
-         "whole_model_seeds 2 is more than the 1 seed(s) listed"),
+        ({"neurons_per_class": [2, 4], "reference": 4, "timing_repeats": 0}, "timing_repeats = 0"),
     ],
 )
 def test_bad_table_params_fail_with_one_clear_line(values, message):
@@ -236,7 +324,7 @@ def test_table_params_are_sorted():
 
 def repro_table(project):
     """The table stages only (-s): the upstream outputs are the test's, not to be rebuilt."""
-    return project.run("dvc", "repro", "-s", "table-train", "table").stdout
+    return project.run("dvc", "repro", "-s", "table-train", "extractor-time", "table").stdout
 
 
 def ran(stdout: str) -> set[str]:
@@ -245,15 +333,16 @@ def ran(stdout: str) -> set[str]:
 
 def test_dvc_matrix_retrains_only_added_values_and_drops_removed_rows(dvc_project):
     tiny_inputs(dvc_project.root)
-    dvc_project.set_params(table={"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "whole_model_seeds": 2})
+    dvc_project.set_params(table={"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "timing_repeats": 2})
     dvc_project.commit("tiny inputs")
-    assert ran(repro_table(dvc_project)) == {"table-train@2", "table-train@4", "table"}
+    assert ran(repro_table(dvc_project)) == {"table-train@2", "table-train@4", "extractor-time", "table"}
     metrics = json.loads((dvc_project.root / "metrics/table.json").read_text())
-    assert list(metrics["rows"]) == ["2", "4"]
-    assert metrics["rows"]["4"]["time_ratio_edge"] == 1 and metrics["rows"]["4"]["time_ratio_model"] == 1
+    times = json.loads((dvc_project.root / "metrics/time/table.json").read_text())
+    assert list(metrics["rows"]) == list(times["rows"]) == ["2", "4"]
+    assert times["rows"]["4"]["time_ratio_edge"] == 1 and times["rows"]["4"]["time_ratio_model"] == 1
     for row in metrics["rows"].values():
         assert 0 <= row["val_accuracy"] <= 1 and 0 <= row["train_accuracy"] <= 1
-    assert metrics["whole_model_same_weights"] is True
+    assert times["check"]["same_weights"] is True
     assert (dvc_project.root / "plots/table.png").exists()
     assert "| 4 |" in (dvc_project.root / "metrics/table.md").read_text()
 
@@ -272,14 +361,14 @@ def test_dvc_matrix_retrains_only_added_values_and_drops_removed_rows(dvc_projec
     assert "| 2 |" not in (dvc_project.root / "metrics/table.md").read_text()
     assert pd.read_csv(dvc_project.root / "plots/table.csv").neurons_per_class.tolist() == [3, 4]
 
-    dvc_project.set_params(table={"tolerance": 0.1})  # only the table reads it
-    assert ran(repro_table(dvc_project)) == {"table"}
-    dvc_project.set_params(table={"seeds": [0], "whole_model_seeds": 1})  # every item trains with the seeds
-    assert ran(repro_table(dvc_project)) == {"table-train@3", "table-train@4", "table"}
+    dvc_project.set_params(table={"reference": 3})  # F does not depend on it, the check does
+    assert ran(repro_table(dvc_project)) == {"extractor-time", "table"}
+    dvc_project.set_params(table={"seeds": [0, 2]})  # every item trains with the seeds
+    assert ran(repro_table(dvc_project)) == {"table-train@3", "table-train@4", "extractor-time", "table"}
     (dvc_project.root / "metrics/weights.json").write_text(json.dumps({"num_weights": 8, "median_spikes": 7.0}))
     assert ran(repro_table(dvc_project)) == set()  # num_weights unchanged: nothing retrains
     (dvc_project.root / "metrics/weights.json").write_text(json.dumps({"num_weights": 7}))
-    assert ran(repro_table(dvc_project)) == {"table-train@3", "table-train@4", "table"}
+    assert ran(repro_table(dvc_project)) == {"table-train@3", "table-train@4", "extractor-time", "table"}
 
 
 @pytest.mark.parametrize(
@@ -295,7 +384,7 @@ def test_dvc_repro_with_bad_table_params_stops_with_a_clear_error(dvc_project, v
     (dvc_project.root / "results/table").mkdir(parents=True)
     shutil.copy(REPO / "results/table/README.md", dvc_project.root / "results/table/README.md")
     dvc_project.set_params(table=values)
-    proc = dvc_project.run("dvc", "repro", "-s", "table-train", "table", check=False)
+    proc = dvc_project.run("dvc", "repro", "-s", "table-train", "extractor-time", "table", check=False)
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -13,7 +13,8 @@ from edgetune.params import parse_params
 from spike_fixtures import place_dataset_and_extractor, place_spikes
 
 OUTPUTS = ("metrics/weights.json", "plots/weights/factor_curve.csv", "plots/weights/factor_curve.png")
-SMALL = {"fraction": 0.25, "seed": 3, "factor": 1.2, "factors": [0.6, 1.0, 1.5, 2.0], "neurons_per_class": 4}
+SMALL = {"fraction": 0.25, "seed": 3, "seeds": [3, 4, 5], "factor": 1.2, "factors": [0.6, 1.0, 1.5, 2.0],
+         "neurons_per_class": 4}
 
 
 def engine_accuracy(trained: edge.TrainedEdge, x, y) -> float:
@@ -43,29 +44,38 @@ def test_weights_stage_sets_num_weights_from_the_median_and_measures_the_factor_
     assert edge.load_num_weights(root / "metrics" / "weights.json") == result["num_weights"]
     assert (result["factor"], result["fraction"], result["neurons_per_class"]) == (1.2, 0.25, 4)
 
-    # one row per factor (the chosen one included), each trained on the whole shuffled training set
+    # one row per factor (the chosen one included), each trained on the whole training set once per seed
     curve = pd.read_csv(root / "plots" / "weights" / "factor_curve.csv")
     assert curve["factor"].tolist() == [0.6, 1.0, 1.2, 1.5, 2.0]
     assert curve["num_weights"].tolist() == [int(f * median) for f in curve["factor"]]
     assert curve["chosen"].tolist() == [0, 0, 1, 0, 0]
     assert ((curve["learned_neurons"] >= 1) & (curve["learned_neurons"] <= 16)).all()
     chosen = curve[curve["factor"] == 1.2].iloc[0]
-    assert result["val_accuracy"] == chosen["val_accuracy"]
+    assert result["val_accuracy"] == chosen["val_accuracy"] and result["seeds"] == [3, 4, 5]
+    assert result["val_accuracy_ci95"] == chosen["val_accuracy_ci95"] >= 0
     assert result["learned_neurons"] == chosen["learned_neurons"]
+    # the verdict is the paired rule of edgetune.stats, on the curve's own gaps
+    assert result["chosen_verdict"] == ("best" if result["best_factor"] == 1.2 else
+                                        "below" if chosen["below_best"] else "indistinguishable")
+    assert result["indistinguishable_factors"] == curve.loc[curve["below_best"] == 0, "factor"].tolist()
+    assert result["best_factor"] in result["indistinguishable_factors"]
     assert result["best_factor"] in curve["factor"].tolist()
     assert result["best_val_accuracy"] == curve["val_accuracy"].max()
     best = curve[curve["factor"] == result["best_factor"]].iloc[0]
     assert best["val_accuracy"] == curve["val_accuracy"].max() and result["best_num_weights"] == best["num_weights"]
     assert (root / "plots" / "weights" / "factor_curve.png").read_bytes()[:4] == b"\x89PNG"
 
-    # the chosen point equals an independent training scored by the engine itself
-    rng = np.random.default_rng(3)
-    rng.permutation(n)  # the subset draw comes first
-    order = rng.permutation(n)
-    config = edge.EdgeConfig(num_classes=4, neurons_per_class=4, num_weights=result["num_weights"], seed=3)
-    trained = edge.train(spikes.x_train[order], spikes.y_train[order], config)
-    assert engine_accuracy(trained, spikes.x_val, spikes.y_val) == pytest.approx(result["val_accuracy"], abs=1e-6)
-    assert trained.num_learned == result["learned_neurons"]
+    # the chosen point is the mean of independent trainings, one per seed, scored by the engine itself
+    accs, learned = [], []
+    for seed in (3, 4, 5):
+        order = np.random.default_rng(seed).permutation(n)
+        config = edge.EdgeConfig(num_classes=4, neurons_per_class=4, num_weights=result["num_weights"], seed=seed)
+        trained = edge.train(spikes.x_train[order], spikes.y_train[order], config)
+        accs.append(engine_accuracy(trained, spikes.x_val, spikes.y_val))
+        learned.append(trained.num_learned)
+    assert np.mean(accs) == pytest.approx(result["val_accuracy"], abs=1e-6)
+    assert (chosen["val_accuracy_min"], chosen["val_accuracy_max"]) == pytest.approx((min(accs), max(accs)), abs=1e-6)
+    assert np.mean(learned) == pytest.approx(result["learned_neurons"])
     assert result["val_accuracy"] > 0.5  # clustered classes are learnable (chance is 0.25)
 
     before = {p: (root / p).read_bytes() for p in OUTPUTS}
@@ -134,7 +144,7 @@ def test_too_many_neurons_is_warned_once_by_class_name_not_once_per_factor(tmp_p
     spikes = place_spikes(tmp_path)  # 60 training samples per class
     params = parse_params({"weights": {**SMALL, "neurons_per_class": 70}}).weights
     with caplog.at_level(logging.WARNING):
-        curve = weights.factor_curve(spikes, 18.0, [0.6, 1.0, 1.2], params, np.arange(len(spikes.y_train)))
+        curve = weights.factor_curve(spikes, 18.0, [0.6, 1.0, 1.2], params)
     assert len(curve) == 3
     warnings = [r.getMessage() for r in caplog.records if "cannot learn" in r.getMessage()]
     assert len(warnings) == 1 and "six, yes, no, up" in warnings[0]

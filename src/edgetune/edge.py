@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 from akida import AkidaUnsupervised, FullyConnected, InputData, Model
 
 from edgetune.errors import EdgetuneError
+from edgetune.timing import Timing
 
 LAYER_NAME = "akida_edge_layer"
 DEFAULT_BATCH = 4096
@@ -61,7 +61,8 @@ class TrainedEdge:
     config: EdgeConfig
     weights: np.ndarray
     learned: np.ndarray
-    fit_seconds: float
+    fit_seconds: float  # wall clock
+    fit_cpu_seconds: float = 0.0  # this process's CPU time
 
     @property
     def num_learned(self) -> int:
@@ -104,6 +105,11 @@ def check_config(config: EdgeConfig, width: int) -> None:
         )
     if not 0 <= config.learning_competition <= 1:
         raise EdgetuneError(f"learning_competition = {config.learning_competition}: must be in [0, 1]")
+
+
+def seeded_order(n: int, seed: int) -> np.ndarray:
+    """The training order of seed ``seed``: every stage shuffles with it, so seeds pair across settings."""
+    return np.random.default_rng(seed).permutation(n)
 
 
 def seeded_initial_weights(width: int, units: int, num_weights: int, seed: int) -> np.ndarray:
@@ -153,25 +159,33 @@ def train(x: np.ndarray, y: np.ndarray, config: EdgeConfig) -> TrainedEdge:
     y = check_labels(y, len(x), config.num_classes)
     model = build_model(x.shape[1], config)
     warn_if_too_many_neurons(y, config)
-    start = time.perf_counter()
-    fit_in_chunks(model, x.reshape(len(x), 1, 1, -1), y, config.units)
-    fit_seconds = time.perf_counter() - start
-    return trained_from_model(model, config, fit_seconds)
+    timing = Timing()
+    timing.measure(lambda: fit_in_chunks(model, x.reshape(len(x), 1, 1, -1), y, config.units))
+    return trained_from_model(model, config, timing.wall[0], timing.cpu[0])
 
 
 def fit_in_chunks(model: Model, x: np.ndarray, y: np.ndarray, units: int,
-                  max_potentials: int = FIT_OUTPUT_POTENTIALS) -> None:
-    """``model.fit`` over consecutive chunks of samples, so the potentials it returns stay bounded."""
+                  max_potentials: int = FIT_OUTPUT_POTENTIALS) -> int:
+    """``model.fit`` over consecutive chunks of samples, so the potentials it returns stay bounded.
+
+    Returns how many samples reached ``fit``: what a timing of this call covers.
+    """
     rows = max(1, max_potentials // max(units, 1))
+    done = 0
     for start in range(0, len(x), rows):
-        model.fit(x[start : start + rows], y[start : start + rows])
+        chunk = x[start : start + rows]
+        model.fit(chunk, y[start : start + rows])
+        done += len(chunk)
+    return done
 
 
-def trained_from_model(model: Model, config: EdgeConfig, fit_seconds: float = 0.0) -> TrainedEdge:
+def trained_from_model(model: Model, config: EdgeConfig, fit_seconds: float = 0.0,
+                       fit_cpu_seconds: float = 0.0) -> TrainedEdge:
     layer = model.get_layer(LAYER_NAME)
     weights = layer.get_variable("weights").reshape(-1, config.units).astype(np.uint8)
     learned = layer.get_variable("threshold_learning").reshape(-1) > 0
-    return TrainedEdge(config=config, weights=weights, learned=learned, fit_seconds=fit_seconds)
+    return TrainedEdge(config=config, weights=weights, learned=learned, fit_seconds=fit_seconds,
+                       fit_cpu_seconds=fit_cpu_seconds)
 
 
 def rows_per_block(units: int, batch_size: int = DEFAULT_BATCH) -> int:

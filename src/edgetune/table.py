@@ -1,17 +1,19 @@
 """The tutorial's closing table, generated: validation accuracy and time ratio per neurons per class.
 
-Reads the per-value results of the ``table-train`` items for exactly the values listed in
-``table.neurons_per_class`` (never a glob: a value removed from params leaves its old file behind,
-and it must not come back as a stale row), and writes:
+Reads, for exactly the values listed in ``table.neurons_per_class`` (never a glob: a value removed
+from params leaves its old files behind, and they must not come back as stale rows), each
+``table-train`` item's accuracies and fit times, and the ``extractor-time`` stage's measurement of
+the extractor's forward pass. Writes:
 
-* ``metrics/table.json`` — one row per value, keyed by the value so ``dvc metrics diff`` shows the
-  rows that changed, and ``plateau_neurons_per_class``: the value where accuracy stops rising,
-  the first one within ``table.tolerance`` of the best validation accuracy;
-* ``metrics/table.md`` — the tutorial's layout (neurons, val accuracy, time ratio) plus columns;
-* ``plots/table.csv`` (``dvc plots``), ``plots/table_per_class.csv`` and ``plots/table.png``.
-
-Two time ratios, both relative to ``table.reference``: the whole model (extractor + edge layer fit
-on the MFCCs, what the tutorial timed) and the edge layer alone (its fit on the spikes).
+* ``metrics/table.json`` — accuracies, one row per value keyed by the value so ``dvc metrics diff``
+  shows the rows that changed: the mean over seeds with its 95 % interval, and the gap to the best
+  value paired by seed (:mod:`edgetune.stats`). ``plateau_neurons_per_class`` — where accuracy stops
+  rising — is the smallest value not significantly below the best. Same inputs, same bytes.
+* ``metrics/time/table.json`` — every timing: the whole model's fit F + E(v), its ratio to the
+  reference (the tutorial's column), the edge layer's own ratio, the minima with their spread.
+  Timings differ from run to run; keeping them in their own file keeps the rest byte-stable.
+* ``metrics/table.md`` (the tutorial's layout plus columns, :mod:`edgetune.table_markdown`), ``plots/table.csv`` (accuracy),
+  ``plots/table_time.csv`` (time ratios), ``plots/table_per_class.csv`` and ``plots/table.png``.
 """
 
 from __future__ import annotations
@@ -26,149 +28,168 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from edgetune import stats  # noqa: E402
 from edgetune.atomic import atomic_path, write_json, write_text  # noqa: E402
 from edgetune.errors import EdgetuneError  # noqa: E402
+from edgetune.extractor_time import out_path as extractor_time_path  # noqa: E402
 from edgetune.params import TableParams, load_params  # noqa: E402
-from edgetune.table_train import RESULTS_DIR, result_path  # noqa: E402
+from edgetune.table_markdown import render_markdown  # noqa: E402
+from edgetune.table_train import EDGE_TIMING, RESULTS_DIR, result_path, time_path  # noqa: E402
+from edgetune.timing import time_metrics_path  # noqa: E402
 
 METRICS = "metrics/table.json"
 MARKDOWN = "metrics/table.md"
 PLOT_CSV = "plots/table.csv"
+TIME_CSV = "plots/table_time.csv"
 PER_CLASS_CSV = "plots/table_per_class.csv"
 PNG = "plots/table.png"
-ROW_FIELDS = ("val_accuracy", "train_accuracy", "time_ratio_model", "time_ratio_edge", "learned_neurons",
-              "whole_model_seconds", "fit_seconds", "val_accuracy_min", "val_accuracy_max")
+ACCURACY_FIELDS = ("val_accuracy", "val_accuracy_low", "val_accuracy_high", "train_accuracy", "learned_neurons")
+TIME_FIELDS = ("time_ratio_model", "time_ratio_edge")
 log = logging.getLogger("edgetune.table")
 
 
-def load_result(npc: int, table: TableParams, results_dir: str | Path) -> dict:
-    """One item's result, checked to come from the current params (else it is stale)."""
-    path = result_path(npc, results_dir)
+def _read(path: Path, redo: str) -> dict:
     try:
-        result = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
-        raise EdgetuneError(f"{path}: not found; train that value first (dvc repro table-train@{npc})") from None
+        raise EdgetuneError(f"{path}: not found; {redo}") from None
     except json.JSONDecodeError as exc:
-        raise EdgetuneError(f"{path}: not valid JSON ({exc}); rerun dvc repro table-train@{npc}") from None
-    expected = {"neurons_per_class": npc, "seeds": list(table.seeds),
-                "learning_competition": table.learning_competition, "whole_model_seeds": table.whole_model_seeds}
+        raise EdgetuneError(f"{path}: not valid JSON ({exc}); {redo}") from None
+
+
+def _check_current(path: Path, found: dict, expected: dict, redo: str) -> dict:
     for key, value in expected.items():
-        if result.get(key) != value:
-            raise EdgetuneError(
-                f"{path}: made with {key} = {result.get(key)!r}, but the params say {value!r}; "
-                f"it is stale, rerun dvc repro table-train@{npc}"
-            )
-    return result
+        if found.get(key) != value:
+            raise EdgetuneError(f"{path}: made with {key} = {found.get(key)!r}, but the params say {value!r}; "
+                                f"it is stale, {redo}")
+    return found
 
 
-def plateau(values: list[int], accuracies: list[float], tolerance: float) -> int:
-    """First value (ascending) whose accuracy is within ``tolerance`` of the best: where accuracy stops rising."""
-    best = max(accuracies)
-    # inclusive, robust to float rounding: 0.926 - 0.005 must still admit 0.921
-    return next(v for v, a in sorted(zip(values, accuracies)) if a >= best - tolerance - 1e-12)
+def load_result(npc: int, table: TableParams, results_dir: str | Path) -> tuple[dict, dict]:
+    """One item's accuracies and fit times, checked to come from the current params (else stale)."""
+    redo = f"rerun dvc repro table-train@{npc}"
+    expected = {"neurons_per_class": npc, "seeds": list(table.seeds)}
+    path = result_path(npc, results_dir)
+    result = _check_current(path, _read(path, f"train that value first (dvc repro table-train@{npc})"),
+                            {**expected, "learning_competition": table.learning_competition}, redo)
+    path = time_path(npc, results_dir)
+    times = _check_current(path, _read(path, redo), {**expected, "num_weights": result["num_weights"]}, redo)
+    if times.get("timing") != EDGE_TIMING or times["edge_fit"]["repeats"] < table.timing_repeats:
+        raise EdgetuneError(f"{path}: timed as {times.get('timing')!r} with {times['edge_fit']['repeats']} repeats, "
+                            f"not as the other rows ({EDGE_TIMING!r}, {table.timing_repeats}); {redo}")
+    return result, times
 
 
-def build_table(table: TableParams, results_dir: str | Path = RESULTS_DIR) -> tuple[dict, pd.DataFrame]:
-    """The table (what metrics/table.json holds) and the per-class validation accuracies."""
-    results = [load_result(npc, table, results_dir) for npc in table.neurons_per_class]
-    ref = results[table.neurons_per_class.index(table.reference)]
+def load_forward_time(table: TableParams, num_weights: int, results_dir: str | Path) -> dict:
+    """The extractor-time stage's F and direct check, checked against the params."""
+    path = extractor_time_path(results_dir)
+    expected = {"reference": table.reference, "seeds": list(table.seeds), "timing_repeats": table.timing_repeats,
+                "learning_competition": table.learning_competition, "num_weights": num_weights}
+    return _check_current(path, _read(path, "run dvc repro extractor-time"), expected, "rerun dvc repro extractor-time")
+
+
+def plateau(values: list[int], per_seed: list[list[float]]) -> tuple[int, stats.Comparison]:
+    """Where accuracy stops rising: the smallest value not significantly below the best (paired by seed)."""
+    comparison = stats.compare_to_best(per_seed)
+    return values[comparison.first_indistinguishable], comparison
+
+
+def accuracy_rows(results: list[dict]) -> tuple[dict, dict]:
+    """metrics/table.json's rows (mean ± 95 % interval, gap to the best) and the summary keys."""
+    values = [r["neurons_per_class"] for r in results]
+    per_seed = [[run["val_accuracy"] for run in r["runs"]] for r in results]
+    plateau_value, comparison = plateau(values, per_seed)
+    rows = {}
+    for r, accs, gap, below in zip(results, per_seed, comparison.gaps, comparison.below):
+        val = stats.estimate(accs)
+        rows[str(r["neurons_per_class"])] = {
+            "val_accuracy": round(val.mean, 6),
+            "val_accuracy_ci95": round(val.half_width, 6),
+            "val_accuracy_min": round(min(accs), 6),
+            "val_accuracy_max": round(max(accs), 6),
+            "train_accuracy": round(r["train_accuracy"], 6),
+            "learned_neurons": round(r["learned_neurons"], 6),
+            "gap_to_best": round(gap.mean, 6),
+            "gap_to_best_ci95": round(gap.half_width, 6),
+            "below_best": below,
+        }
+    best = results[comparison.best]
+    return rows, {"best_neurons_per_class": best["neurons_per_class"], "best_val_accuracy": round(best["val_accuracy"], 6),
+                  "plateau_neurons_per_class": plateau_value}
+
+
+def time_rows(table: TableParams, times: list[dict], forward: dict, results_dir: str | Path = RESULTS_DIR) -> dict:
+    """metrics/time/table.json: whole model = F + E(v), and both ratios to the reference."""
+    f = forward["forward"]["seconds"]
+    edge_fit = {t["neurons_per_class"]: t["edge_fit"] for t in times}
+    ref = edge_fit[table.reference]["seconds"]
+    if not ref > 0:
+        raise EdgetuneError(f"{time_path(table.reference, results_dir)}: edge fit {ref} s cannot be the reference of a "
+                            "time ratio; rerun it")
+    rows = {}
+    for v in table.neurons_per_class:
+        e = edge_fit[v]
+        rows[str(v)] = {
+            "time_ratio_model": round((f + e["seconds"]) / (f + ref), 3),
+            "time_ratio_edge": round(e["seconds"] / ref, 3),
+            "whole_model_seconds": round(f + e["seconds"], 4),
+            "edge_fit_seconds": e["seconds"],
+            "edge_fit_cpu_seconds": e["cpu_seconds"],
+            "edge_fit_spread": e["spread"],
+        }
+    ratios = [rows[str(v)]["time_ratio_model"] for v in table.neurons_per_class]
+    return {
+        "reference": table.reference,
+        "method": f"whole model (v) = F + E(v); F: extractor forward over all {forward['samples']} training "
+                  f"samples, min of {forward['forward']['repeats']}; E(v): {EDGE_TIMING}, "
+                  f"{edge_fit[table.reference]['repeats']} repeats",
+        "forward_seconds": f,
+        "forward_cpu_seconds": forward["forward"]["cpu_seconds"],
+        "forward_spread": forward["forward"]["spread"],
+        "check": forward["check"],
+        "monotone": all(a <= b for a, b in zip(ratios, ratios[1:])),
+        "rows": rows,
+    }
+
+
+def build_table(table: TableParams, results_dir: str | Path = RESULTS_DIR) -> tuple[dict, dict, pd.DataFrame]:
+    """The table (metrics/table.json), its timings (metrics/time/table.json), per-class accuracies."""
+    loaded = [load_result(npc, table, results_dir) for npc in table.neurons_per_class]
+    results, times = [r for r, _ in loaded], [t for _, t in loaded]
     num_weights = {r["num_weights"] for r in results}
     if len(num_weights) > 1:
         raise EdgetuneError(f"{results_dir}: results made with different num_weights {sorted(num_weights)}; "
                             "rerun dvc repro table-train")
-    for key in ("fit_seconds", "whole_model_seconds"):
-        if not ref[key] > 0:
-            raise EdgetuneError(f"{result_path(table.reference, results_dir)}: {key} = {ref[key]}, "
-                                "cannot be the reference of a time ratio; rerun it")
-    rows = {}
-    for r in results:
-        rows[str(r["neurons_per_class"])] = {
-            **{key: round(r[key], 6) for key in ("val_accuracy", "val_accuracy_min", "val_accuracy_max",
-                                                  "train_accuracy", "learned_neurons")},
-            "fit_seconds": round(r["fit_seconds"], 4),
-            "whole_model_seconds": round(r["whole_model_seconds"], 4),
-            "time_ratio_edge": round(r["fit_seconds"] / ref["fit_seconds"], 3),
-            "time_ratio_model": round(r["whole_model_seconds"] / ref["whole_model_seconds"], 3),
-        }
-    values = [r["neurons_per_class"] for r in results]
-    accs = [r["val_accuracy"] for r in results]
-    best = max(zip(accs, [-v for v in values]))  # best accuracy; the smallest value on a tie
+    ref = results[table.neurons_per_class.index(table.reference)]
+    forward = load_forward_time(table, ref["num_weights"], results_dir)
+    rows, summary = accuracy_rows(results)
     return {
         "reference": table.reference,
-        "tolerance": table.tolerance,
         "seeds": list(table.seeds),
-        "whole_model_seeds": table.whole_model_seeds,
+        "interval": stats.INTERVAL_NAME,
         "learning_competition": table.learning_competition,
         "num_weights": ref["num_weights"],
         "num_classes": ref["num_classes"],
         "train_samples": ref["train_samples"],
         "val_samples": ref["val_samples"],
-        "whole_model_mode": ref["whole_model_mode"],
-        # the tutorial-way fit learned exactly what the edge layer learned on the spikes (None: not composed)
-        "whole_model_same_weights": same_weights(results),
-        "neurons_per_class": values,
-        "best_neurons_per_class": -best[1],
-        "best_val_accuracy": round(best[0], 6),
-        "plateau_neurons_per_class": plateau(values, accs, table.tolerance),
+        "neurons_per_class": list(table.neurons_per_class),
+        **summary,
         "rows": rows,
-    }, per_class_frame(results)
+    }, time_rows(table, times, forward, results_dir), per_class_frame(results)
 
 
-def same_weights(results: list[dict]) -> bool | None:
-    checks = [run["whole_model_same_weights"] for r in results for run in r["runs"] if run["whole_model_seconds"]]
-    return None if any(c is None for c in checks) else all(checks)
-
-
-def _first_seeds(n: int) -> str:
-    return "first seed" if n == 1 else f"first {n} seeds (median)"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
-def render_markdown(t: dict) -> str:
-    seeds = ", ".join(str(s) for s in t["seeds"])
-    lines = [
-        "# Validation accuracy and time ratio per neurons per class",
-        "",
-        f"Full trainings of the edge layer on all {t['train_samples']} training samples "
-        f"({t['num_classes']} classes, num_weights = {t['num_weights']}, learning_competition = "
-        f"{t['learning_competition']}), validated on {t['val_samples']} samples; mean over seeds {seeds}. "
-        f"Time ratios are relative to {t['reference']} neurons per class: *time ratio* is the whole model's "
-        f"fit from the MFCCs ({t['whole_model_mode']}), as the tutorial timed it, on the "
-        f"{_first_seeds(t['whole_model_seeds'])}; *edge layer* is the edge layer's own fit on precomputed "
-        "spikes, median over the seeds.",
-        "",
-        "| Nb. neurons | Val accuracy | Time ratio | Time ratio (edge layer) | Val accuracy range (seeds) "
-        "| Train accuracy | Learned neurons | Fit time, whole model | Fit time, edge layer |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for key in map(str, t["neurons_per_class"]):
-        r = t["rows"][key]
-        mark = " ←" if int(key) == t["plateau_neurons_per_class"] else ""
-        units = int(key) * t["num_classes"]
-        lines.append(
-            f"| {key}{mark} | {_pct(r['val_accuracy'])} | {r['time_ratio_model']:.2f} | {r['time_ratio_edge']:.2f} "
-            f"| {_pct(r['val_accuracy_min'])} – {_pct(r['val_accuracy_max'])} | {_pct(r['train_accuracy'])} "
-            f"| {r['learned_neurons']:g} / {units} | {r['whole_model_seconds']:.2f} s | {r['fit_seconds']:.2f} s |"
-        )
-    lines += [
-        "",
-        f"Accuracy stops rising at **{t['plateau_neurons_per_class']}** neurons per class (←): the first value "
-        f"within {100 * t['tolerance']:g} points of the best validation accuracy, "
-        f"{_pct(t['best_val_accuracy'])} at {t['best_neurons_per_class']}.",
-        "",
-    ]
-    if t["whole_model_same_weights"] is False:
-        lines += ["**Warning:** the whole model learned other weights than the edge layer on the spikes: "
-                  "are `data/spikes.npz` and `models/extractor.fbz` from the same run?", ""]
-    return "\n".join(lines)
-
-
-def plot_frame(t: dict) -> pd.DataFrame:
-    rows = [{"neurons_per_class": v, **t["rows"][str(v)]} for v in t["neurons_per_class"]]
-    return pd.DataFrame(rows, columns=["neurons_per_class", *ROW_FIELDS])
+def plot_frames(t: dict, tm: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """plots/table.csv (accuracy, with the interval's bounds) and plots/table_time.csv (ratios)."""
+    acc, times = [], []
+    for v in t["neurons_per_class"]:
+        r = t["rows"][str(v)]
+        acc.append({"neurons_per_class": v, "val_accuracy": r["val_accuracy"],
+                    "val_accuracy_low": round(r["val_accuracy"] - r["val_accuracy_ci95"], 6),
+                    "val_accuracy_high": round(r["val_accuracy"] + r["val_accuracy_ci95"], 6),
+                    "train_accuracy": r["train_accuracy"], "learned_neurons": r["learned_neurons"]})
+        times.append({"neurons_per_class": v, **{k: tm["rows"][str(v)][k] for k in TIME_FIELDS}})
+    return (pd.DataFrame(acc, columns=["neurons_per_class", *ACCURACY_FIELDS]),
+            pd.DataFrame(times, columns=["neurons_per_class", *TIME_FIELDS]))
 
 
 def per_class_frame(results: list[dict]) -> pd.DataFrame:
@@ -180,17 +201,17 @@ def per_class_frame(results: list[dict]) -> pd.DataFrame:
     )
 
 
-def plot_png(t: dict, path: str | Path) -> None:
-    df = plot_frame(t)
+def plot_png(t: dict, tm: dict, path: str | Path) -> None:
+    acc, times = plot_frames(t, tm)
     fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    ax_acc.plot(df.neurons_per_class, 100 * df.val_accuracy, "o-", label="validation")
-    ax_acc.fill_between(df.neurons_per_class, 100 * df.val_accuracy_min, 100 * df.val_accuracy_max, alpha=0.2,
-                        label="range over seeds")
-    ax_acc.plot(df.neurons_per_class, 100 * df.train_accuracy, "s--", label="train")
+    ax_acc.plot(acc.neurons_per_class, 100 * acc.val_accuracy, "o-", label="validation (mean)")
+    ax_acc.fill_between(acc.neurons_per_class, 100 * acc.val_accuracy_low, 100 * acc.val_accuracy_high, alpha=0.2,
+                        label="95 % interval over seeds")
+    ax_acc.plot(acc.neurons_per_class, 100 * acc.train_accuracy, "s--", label="train")
     ax_acc.axvline(t["plateau_neurons_per_class"], color="grey", ls=":", label="accuracy stops rising")
     ax_acc.set(xscale="log", xlabel="neurons per class", ylabel="accuracy (%)", title="Accuracy after a full training")
-    ax_time.plot(df.neurons_per_class, df.time_ratio_model, "o-", label="whole model (tutorial)")
-    ax_time.plot(df.neurons_per_class, df.time_ratio_edge, "s--", label="edge layer alone")
+    ax_time.plot(times.neurons_per_class, times.time_ratio_model, "o-", label="whole model (tutorial)")
+    ax_time.plot(times.neurons_per_class, times.time_ratio_edge, "s--", label="edge layer alone")
     ax_time.axhline(1, color="grey", lw=0.5)
     ax_time.set(xscale="log", xlabel="neurons per class", ylabel=f"fit time / fit time at {t['reference']}",
                 title="Time ratio")
@@ -203,14 +224,18 @@ def plot_png(t: dict, path: str | Path) -> None:
 
 
 def run(params_path: str | Path = "params.yaml", results_dir: str | Path = RESULTS_DIR, metrics: str | Path = METRICS,
-        markdown: str | Path = MARKDOWN, plot_csv: str | Path = PLOT_CSV, per_class_csv: str | Path = PER_CLASS_CSV,
-        png: str | Path = PNG) -> dict:
-    t, per_class = build_table(load_params(params_path).table, results_dir)
+        markdown: str | Path = MARKDOWN, plot_csv: str | Path = PLOT_CSV,
+        time_csv: str | Path = TIME_CSV, per_class_csv: str | Path = PER_CLASS_CSV, png: str | Path = PNG) -> dict:
+    t, tm, per_class = build_table(load_params(params_path).table, results_dir)
+    acc, times = plot_frames(t, tm)
     write_json(metrics, t)
-    write_text(markdown, render_markdown(t))
-    write_text(plot_csv, plot_frame(t).to_csv(index=False))
+    write_json(time_metrics_path(metrics, "table"), tm)
+    write_text(markdown, render_markdown(t, tm))
+    write_text(plot_csv, acc.to_csv(index=False))
+    write_text(time_csv, times.to_csv(index=False))
     write_text(per_class_csv, per_class.to_csv(index=False))
-    plot_png(t, png)
-    log.info("table of %d values written to %s; accuracy stops rising at %d neurons per class",
-             len(t["neurons_per_class"]), markdown, t["plateau_neurons_per_class"])
+    plot_png(t, tm, png)
+    log.info("table of %d values written to %s; accuracy stops rising at %d neurons per class; time ratios %s",
+             len(t["neurons_per_class"]), markdown, t["plateau_neurons_per_class"],
+             "monotone" if tm["monotone"] else "NOT monotone")
     return t
