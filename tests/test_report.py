@@ -29,12 +29,12 @@ from spike_fixtures import tiny_kws
 EXTRACTOR_METRICS = {
     "akida_val_accuracy": 0.8125, "firing_fraction": 0.3466, "float_val_accuracy": 0.8542,
     "mean_spikes": 8.317, "median_spikes": 8.0, "neurons_always_firing": 0, "neurons_never_firing": 1,
-    "quantized_val_accuracy": 0.8333, "source": "train", "spike_width": 24, "train_seconds": 12.3,
+    "quantized_val_accuracy": 0.8333, "source": "train", "spike_width": 24,
     "val_samples": 60,
 }
 SWEEP_WORDS = ["six", "yes"]
 TABLE_VALUES = [1, 2, 4, 8]
-UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "table"]
+UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "table"]
 
 
 def setup_upstream(project: DvcProject) -> None:
@@ -47,9 +47,9 @@ def setup_upstream(project: DvcProject) -> None:
     (root / "metrics" / "extractor.json").write_text(json.dumps(EXTRACTOR_METRICS, indent=2, sort_keys=True) + "\n")
     project.set_params(
         data={"source": "file", "path": "inputs/kws.npz"},
-        weights={"fraction": 0.5, "factors": [0.6, 1.0, 1.2, 1.6, 2.0], "neurons_per_class": 4},
+        weights={"fraction": 0.5, "factors": [0.6, 1.0, 1.2, 1.6, 2.0], "neurons_per_class": 4, "seeds": [0, 1, 2]},
         sweep={"words": SWEEP_WORDS, "neurons_per_class": [1, 2, 3, 4, 6, 8, 12, 16, 24], "repetitions": 2, "jobs": 1},
-        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1]},
+        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1, 2], "timing_repeats": 3},
     )
     project.commit("tiny inputs")
     project.run("dvc", "repro", "-s", *UPSTREAM)
@@ -79,6 +79,10 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def pct_pm(x: float, half: float) -> str:
+    return f"{100 * x:.1f} ± {100 * half:.1f} %"
+
+
 def section(md: str, title: str) -> str:
     """The text of the markdown section whose heading starts with ``title``, up to the next one of its level."""
     match = re.search(rf"^(#+) {re.escape(title)}.*$", md, re.M)
@@ -96,6 +100,7 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     md = (root / "report" / "report.md").read_text()
     data, spikes, w = (read_json(root, f"metrics/{n}.json") for n in ("data", "spikes", "weights"))
     sweep, table = read_json(root, "metrics/sweep.json"), read_json(root, "metrics/table.json")
+    table_time = read_json(root, "metrics/time/table.json")
 
     s = section(md, "1. Data")
     assert "Source **file**" in s and f"{data['num_classes']} classes" in s
@@ -103,7 +108,7 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     assert "| samples per class | 40 | 15 |" in s and "`six`" in s and "`up`" in s
 
     s = section(md, "2. Feature extractor")
-    assert "Source **train**, trained in 12.3 s" in s
+    assert "Source **train**. Validation accuracy" in s
     assert "| float model | 85.4 % |" in s and "| quantized model | 83.3 % |" in s and "| Akida model (converted) | 81.2 % |" in s
     assert "| spike width (neurons) | 24 |" in s and "| neurons that never fire | 1 |" in s and "| firing fraction | 34.7 % |" in s
 
@@ -119,7 +124,8 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     assert f"num_weights = int(1.2 × {report.num(w['median_spikes'])}) = **{w['num_weights']}**" in s
     curve = pd.read_csv(root / "plots/weights/factor_curve.csv")
     for r in curve.itertuples():
-        assert f"| {int(r.num_weights)} | {pct(r.val_accuracy)} | {int(r.learned_neurons)} |" in s
+        assert f"| {int(r.num_weights)} | {pct_pm(r.val_accuracy, r.val_accuracy_ci95)} |" in s
+    assert "3 seeds; mean ± 95 % t-interval over seeds" in s
     assert re.search(r"\| 1\.2 ←( ★)? \|", s) and "★" in s
 
     s = section(md, "5. Neurons per class")
@@ -132,19 +138,22 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
 
     s = section(md, "6. Accuracy and time ratio")
     for v in TABLE_VALUES:
-        r = table["rows"][str(v)]
+        r, m = table["rows"][str(v)], table_time["rows"][str(v)]
         mark = " ←" if v == table["plateau_neurons_per_class"] else ""
-        assert f"| {v}{mark} | {pct(r['val_accuracy'])} | {r['time_ratio_model']:.2f} | {r['time_ratio_edge']:.2f} |" in s
+        assert (f"| {v}{mark} | {pct_pm(r['val_accuracy'], r['val_accuracy_ci95'])} | {m['time_ratio_model']:.2f} "
+                f"| {m['time_ratio_edge']:.2f} |") in s
     assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class" in s
+    assert "the smallest value not significantly below the best" in s
+    assert f"took {table_time['check']['direct_seconds']:.2f} s against F + E" in s
 
     s = section(md, "7. The two questions")
-    q1 = section(md, "Does 1.2 × median sit near the best factor?")
+    q1 = section(md, "Does 1.2 × median do as well as the best factor?")
     chosen = curve[curve.factor == 1.2].iloc[0]
-    assert f"gives {pct(chosen.val_accuracy)} validation accuracy at 4 neurons per class" in q1
+    assert f"gives {pct_pm(chosen.val_accuracy, chosen.val_accuracy_ci95)} validation accuracy at 4 neurons per class" in q1
     assert f"the best factor measured, {report.num(w['best_factor'])}" in q1
-    gap = w["best_val_accuracy"] - chosen.val_accuracy
-    assert (f"{100 * gap:.1f} point" in q1) or "is the best factor measured" in q1
-    assert re.search(r"\*\*(Yes|No)", q1)
+    expected = {"best": "is the best factor measured", "indistinguishable": "**Yes, indistinguishable from the best:**",
+                "below": "below the best**, more than the seeds' noise"}[w["chosen_verdict"]]
+    assert expected in q1
     q2 = section(md, "Does the sweep's knee sit near")
     assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class (of 1, 2, 4, 8)" in q2
     for curve_name, label in (("loss", "loss"), ("learned", "learned neurons")):
@@ -224,15 +233,22 @@ def test_a_file_older_than_the_code_names_the_key_and_the_stage(tmp_path):
 
 # --- the two answers, on numbers chosen to land in each case ---------------------------------
 TUTORIAL_TABLE = {10: 0.916, 20: 0.918, 50: 0.921, 100: 0.923, 200: 0.925, 300: 0.926, 400: 0.925, 500: 0.925}
+# paired gaps to 300 and whether they are significant (the table stage's verdicts): 50 and up are noise
+BELOW = {10: True, 20: True, 50: False, 100: False, 200: False, 300: False, 400: False, 500: False}
 
 
-def tutorial_table(tolerance: float = 0.005) -> dict:
+def tutorial_table() -> dict:
     values = list(TUTORIAL_TABLE)
     return {
-        "neurons_per_class": values, "tolerance": tolerance, "plateau_neurons_per_class": 50,
-        "best_val_accuracy": 0.926, "best_neurons_per_class": 300,
-        "rows": {str(v): {"val_accuracy": a, "time_ratio_model": v / 300} for v, a in TUTORIAL_TABLE.items()},
+        "neurons_per_class": values, "plateau_neurons_per_class": 50, "best_val_accuracy": 0.926,
+        "best_neurons_per_class": 300,
+        "rows": {str(v): {"val_accuracy": a, "val_accuracy_ci95": 0.004, "gap_to_best": round(0.926 - a, 6),
+                          "gap_to_best_ci95": 0.005, "below_best": BELOW[v]} for v, a in TUTORIAL_TABLE.items()},
     }
+
+
+def tutorial_times() -> dict:
+    return {"rows": {str(v): {"time_ratio_model": v / 300} for v in TUTORIAL_TABLE}}
 
 
 def sweep_summary(loss_knee, learned_knee=None) -> dict:
@@ -259,69 +275,76 @@ def test_knee_verdict_at_the_ends_of_the_table():
 
 
 def test_tutorials_own_numbers_the_knee_at_300_overshoots_a_plateau_at_50():
-    loss, learned = report.answer_knees(sweep_summary(300), tutorial_table())
+    loss, learned = report.answer_knees(sweep_summary(300), tutorial_table(), tutorial_times())
     assert loss.verdict == "above" and loss.ratio == 6
     assert loss.accuracy_at_knee == pytest.approx(0.926) and loss.time_ratio_at_knee == pytest.approx(1.0)
+    assert loss.nearest == 300 and loss.nearest_below is False
     assert learned.verdict == "no_knee" and learned.accuracy_at_knee is None
-    lines = "\n".join(report.knee_answer_lines([loss, learned], tutorial_table()))
+    lines = "\n".join(report.knee_answer_lines([loss, learned], tutorial_table(), tutorial_times()))
     assert "**No, the loss knee (300) is above the plateau**, 6× as many neurons per class" in lines
-    assert "time ratio of 1.00 against 0.17 at the plateau" in lines
+    assert "time ratio of 1.00 against 0.17 at the plateau" in lines and "costs time, not accuracy" in lines
     assert "The learned neurons curve has no knee (flat curve)" in lines
     # between two table values, accuracy is read linearly in log10: 15 sits 58.5 % of the way from 10 to 20
-    (below,) = [a for a in report.answer_knees(sweep_summary(15), tutorial_table()) if a.curve == "loss"]
+    (below,) = [a for a in report.answer_knees(sweep_summary(15), tutorial_table(), tutorial_times()) if a.curve == "loss"]
     assert below.verdict == "below" and below.accuracy_at_knee == pytest.approx(0.916 + 0.002 * 0.58496, abs=1e-6)
-    assert "**No, the loss knee (15) is below the plateau:** the table's accuracy there is 91.7 %, 0.9 points under the best" in \
-        "\n".join(report.knee_answer_lines([below], tutorial_table()))
+    assert below.nearest == 20 and below.nearest_below is True
+    assert ("**No, the loss knee (15) is below the plateau:** at 20, the table value nearest it, accuracy is "
+            "0.8 ± 0.5 points below the best, more than the seeds' noise; following it gives up accuracy.") in \
+        "\n".join(report.knee_answer_lines([below], tutorial_table(), tutorial_times()))
 
 
-def test_both_knees_at_one_value_are_answered_once_and_a_falling_accuracy_is_a_cost():
+def test_a_knee_whose_gap_is_within_the_seeds_noise_is_called_indistinguishable():
+    near = report.answer_knees(sweep_summary(45, 45), tutorial_table(), tutorial_times())
+    text = "\n".join(report.knee_answer_lines(near, tutorial_table(), tutorial_times()))
+    assert ("**Yes for the loss and learned-neurons knees (45):** they sit within one step of the table's plateau at 50; "
+            "at 50, the table value nearest it, accuracy is indistinguishable from the best (0.5 ± 0.5 points).") in text
+    assert "learned neurons knee" not in text  # both knees at one value: answered once
+
+
+def test_a_knee_above_the_plateau_where_accuracy_falls_significantly_costs_accuracy_too():
     falling = tutorial_table()
-    falling["rows"]["500"]["val_accuracy"] = 0.90  # past the plateau accuracy drops again
-    answers = report.answer_knees(sweep_summary(500, 500), falling)
-    text = "\n".join(report.knee_answer_lines(answers, falling))
+    falling["rows"]["500"].update(val_accuracy=0.90, gap_to_best=0.026, below_best=True)  # past the plateau it drops
+    answers = report.answer_knees(sweep_summary(500, 500), falling, tutorial_times())
+    text = "\n".join(report.knee_answer_lines(answers, falling, tutorial_times()))
     assert text.count("**No, the loss and learned-neurons knees (500) are above the plateau**") == 1
-    near = report.answer_knees(sweep_summary(45, 45), tutorial_table())
-    assert "**Yes for the loss and learned-neurons knees (45):** they sit within one step" in "\n".join(
-        report.knee_answer_lines(near, tutorial_table()))
-    assert "accuracy there is 90.0 % (2.6 points from the best)" in text and "Following it costs time and accuracy." in text
-    assert "learned neurons knee" not in text
+    assert "at 500, the table value nearest it, accuracy is 2.6 ± 0.5 points below the best" in text
+    assert "Following it costs time and accuracy." in text
 
 
-def test_factor_scale_gives_the_curve_span_and_the_widest_seed_spread():
-    curve = factor_curve({0.8: 0.554, 1.2: 0.537, 2.0: 0.517})
-    table = {"seeds": [0, 1], "rows": {"50": {"val_accuracy_min": 0.541, "val_accuracy_max": 0.545},
-                                       "100": {"val_accuracy_min": 0.532, "val_accuracy_max": 0.545}}}
-    text = report.factor_scale(curve, table)
-    assert "the curve spans 51.7 % – 55.4 % over factors 0.8 – 2, one training per factor" in text
-    assert "2 seeds of one training differ by up to 1.3 points (at 100 neurons per class)" in text
-    assert "seeds" not in report.factor_scale(curve, {**table, "seeds": [0]})
-
-
-def factor_curve(accuracies: dict[float, float]) -> pd.DataFrame:
+def factor_curve(accuracies: dict[float, float], gaps_ci: float = 0.004, below: set[float] = frozenset()) -> pd.DataFrame:
+    best = max(accuracies.values())
     return pd.DataFrame({"factor": list(accuracies), "num_weights": [int(f * 71) for f in accuracies],
-                         "val_accuracy": list(accuracies.values()), "learned_neurons": [100] * len(accuracies)})
+                         "val_accuracy": list(accuracies.values()), "val_accuracy_ci95": [0.003] * len(accuracies),
+                         "learned_neurons": [100] * len(accuracies),
+                         "gap_to_best": [round(best - a, 6) for a in accuracies.values()],
+                         "gap_to_best_ci95": [gaps_ci] * len(accuracies),
+                         "below_best": [int(f in below) for f in accuracies]})
 
 
-def test_factor_answer_says_how_near_in_accuracy_points():
-    a = report.answer_factor(factor_curve({0.8: 0.554, 1.0: 0.55, 1.2: 0.537, 1.6: 0.52}), 1.2, 0.005, 50)
+def test_factor_answer_says_best_indistinguishable_or_below_with_the_numbers():
+    a = report.answer_factor(factor_curve({0.8: 0.554, 1.0: 0.55, 1.2: 0.537, 1.6: 0.52}, below={1.2, 1.6}), 1.2, 5, 50)
     assert (a.factor, a.num_weights, a.best_factor, a.best_num_weights) == (1.2, 85, 0.8, 56)
-    assert a.gap == pytest.approx(0.017) and not a.near
+    assert a.gap == pytest.approx(0.017) and a.verdict == "below"
     text = "\n".join(report.factor_answer_lines(a))
-    assert "**No: 1.7 points below the best**" in text and "1.2 × median (num_weights 85) gives 53.7 %" in text
-    near = report.answer_factor(factor_curve({1.0: 0.92, 1.2: 0.918, 1.4: 0.91}), 1.2, 0.005, 50)
-    assert near.near and "**Yes, within 0.2 points**" in "\n".join(report.factor_answer_lines(near))
-    best = report.answer_factor(factor_curve({1.0: 0.9, 1.2: 0.93, 1.4: 0.93}), 1.2, 0.005, 50)
+    assert "**No: 1.7 ± 0.4 points below the best**, more than the seeds' noise" in text
+    assert "1.2 × median (num_weights 85) gives 53.7 ± 0.3 %" in text and "Means over 5 seeds" in text
+    # a gap the seeds' own scatter covers: indistinguishable, with the numbers
+    same = report.answer_factor(factor_curve({1.0: 0.92, 1.2: 0.918, 1.4: 0.91}, gaps_ci=0.005), 1.2, 5, 50)
+    assert same.verdict == "indistinguishable"
+    assert "**Yes, indistinguishable from the best:** the gap, 0.2 ± 0.5 points, is within the seeds' noise" in \
+        "\n".join(report.factor_answer_lines(same))
+    best = report.answer_factor(factor_curve({1.0: 0.9, 1.2: 0.93, 1.4: 0.93}), 1.2, 5, 50)
     assert best.best_factor == 1.2 and "**Yes: 1.2 × median is the best factor measured**" in "\n".join(
         report.factor_answer_lines(best))
     # 1.2 not measured: the chosen factor stands in, and the report says so
-    other = report.answer_factor(factor_curve({1.0: 0.9, 1.4: 0.92}), 1.4, 0.005, 50)
+    other = report.answer_factor(factor_curve({1.0: 0.9, 1.4: 0.92}), 1.4, 5, 50)
     assert other.factor == 1.4 and not other.tutorial_measured
     assert "1.2 is not among `weights.factors`" in "\n".join(report.factor_answer_lines(other))
 
 
 def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
     ext = {**EXTRACTOR_METRICS, "source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
-           "akida_val_accuracy": None, "train_seconds": None, "a_newer_key": 1}
+           "akida_val_accuracy": None, "a_newer_key": 1}
     text = "\n".join(report.extractor_section(ext))
     assert "Source **file**." in text and "trained in" not in text
     assert "| float model | n/a |" in text and "| Akida model (converted) | n/a |" in text
@@ -356,7 +379,7 @@ def test_own_figures_for_many_classes_render_and_repeat_byte_for_byte(tmp_path):
     sw = {"classes": {w: {"loss_knee": 8, "loss_at_knee": 1.0, "learned_knee": None, "learned_at_knee": None}
                       for w in words}}
     t = {**tutorial_table(), "neurons_per_class": [10, 20, 50]}
-    knees = report.answer_knees(sweep_summary(8, 16), t)
+    knees = report.answer_knees(sweep_summary(8, 16), t, tutorial_times())
     for name in ("a", "b"):
         report_figures.sweep_all_classes(curves, sw, tmp_path / f"all_{name}.png")
         report_figures.knee_vs_plateau(t, curves, sw, knees, tmp_path / f"knee_{name}.png")

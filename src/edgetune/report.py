@@ -10,9 +10,10 @@ Nothing in the report is typed by hand: every number comes from a ``metrics/*.js
 each experiment its own report. The folder is built beside ``report/`` and swapped in whole
 (:func:`edgetune.atomic.atomic_directory`); same inputs give the same bytes.
 
-"Near" is measured with the table's own notion of a difference that does not matter:
-``table.tolerance`` (recorded in ``metrics/table.json``), the margin under which the table says
-accuracy has stopped rising.
+A difference counts only when it is larger than the seeds' own scatter: every accuracy is a mean
+over seeds with its 95 % interval, and a gap is *indistinguishable* when its paired interval
+includes zero (:mod:`edgetune.stats`, applied by the weights and table stages; the report reads
+their verdicts and states the numbers).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from edgetune.errors import EdgetuneError
+from edgetune.table_markdown import check_sentence
 
 log = logging.getLogger("edgetune.report")
 
@@ -59,6 +61,7 @@ INPUTS = {
     "sweep_curves": Input("plots/sweep.csv", "sweep"),
     "sweep_dir": Input("plots/sweep", "sweep"),
     "table": Input("metrics/table.json", "table"),
+    "table_time": Input("metrics/time/table.json", "table"),
     "table_png": Input("plots/table.png", "table"),
 }
 
@@ -122,6 +125,15 @@ def pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
+def pct_pm(mean: float, half: float) -> str:
+    """A mean with its 95 % interval, in percent: ``54.3 ± 0.4 %``."""
+    return f"{100 * mean:.1f} ± {100 * half:.1f} %"
+
+
+def points_pm(gap: float, half: float) -> str:
+    return f"{100 * gap:.1f} ± {100 * half:.1f} points"
+
+
 def points(x: float) -> str:
     """A difference of accuracies in percentage points."""
     return f"{100 * x:.1f} point{'' if round(100 * x, 1) == 1 else 's'}"
@@ -153,31 +165,36 @@ def image(name: str, alt: str) -> str:
 # --- the two questions ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FactorAnswer:
-    """Question 1: does factor × median (the tutorial's 1.2) sit near the best factor measured?"""
+    """Question 1: does factor × median (the tutorial's 1.2) do as well as the best factor measured?"""
 
     factor: float
     tutorial_measured: bool  # False: 1.2 is not among weights.factors, the chosen factor stands in
     num_weights: int
     accuracy: float
+    accuracy_ci: float
     best_factor: float
     best_num_weights: int
     best_accuracy: float
-    tolerance: float
+    best_ci: float
+    gap: float  # best − this factor, paired by seed
+    gap_ci: float
+    below: bool  # significantly below the best
+    seeds: int
     neurons_per_class: int
 
     @property
-    def gap(self) -> float:
-        return self.best_accuracy - self.accuracy
+    def verdict(self) -> str:
+        """best | indistinguishable | below."""
+        if self.factor == self.best_factor:
+            return "best"
+        return "below" if self.below else "indistinguishable"
 
-    @property
-    def near(self) -> bool:
-        return self.gap <= self.tolerance + 1e-12
 
-
-def answer_factor(curve: pd.DataFrame, chosen_factor: float, tolerance: float, neurons_per_class: int) -> FactorAnswer:
+def answer_factor(curve: pd.DataFrame, chosen_factor: float, seeds: int, neurons_per_class: int) -> FactorAnswer:
     """Compare the tutorial's factor (or the chosen one, if 1.2 was not measured) with the best factor.
 
-    Best: the highest validation accuracy, ties to the smallest factor — the weights stage's rule.
+    Best: the highest mean validation accuracy, ties to the smallest factor — the weights stage's rule;
+    the gap and whether it is significant are the weights stage's, read from its curve.
     """
     measured = bool(np.isclose(curve["factor"], TUTORIAL_FACTOR).any())
     factor = TUTORIAL_FACTOR if measured else chosen_factor
@@ -186,9 +203,10 @@ def answer_factor(curve: pd.DataFrame, chosen_factor: float, tolerance: float, n
     best = curve[curve["val_accuracy"] == best_acc].sort_values("factor").iloc[0]
     return FactorAnswer(
         factor=float(factor), tutorial_measured=measured, num_weights=int(row["num_weights"]),
-        accuracy=float(row["val_accuracy"]), best_factor=float(best["factor"]),
-        best_num_weights=int(best["num_weights"]), best_accuracy=float(best_acc), tolerance=tolerance,
-        neurons_per_class=neurons_per_class,
+        accuracy=float(row["val_accuracy"]), accuracy_ci=float(row["val_accuracy_ci95"]),
+        best_factor=float(best["factor"]), best_num_weights=int(best["num_weights"]), best_accuracy=float(best_acc),
+        best_ci=float(best["val_accuracy_ci95"]), gap=float(row["gap_to_best"]), gap_ci=float(row["gap_to_best_ci95"]),
+        below=bool(row["below_best"]), seeds=seeds, neurons_per_class=neurons_per_class,
     )
 
 
@@ -206,6 +224,10 @@ class KneeAnswer:
     verdict: str  # near | below | above | below_range | above_range | no_knee
     accuracy_at_knee: float | None  # the table's, interpolated on log x; None outside its range
     time_ratio_at_knee: float | None
+    nearest: int | None = None  # the table value nearest the knee (log x); None outside the table's range
+    nearest_gap: float | None = None  # its gap to the best value, paired by seed, and the interval
+    nearest_gap_ci: float | None = None
+    nearest_below: bool | None = None  # significantly below the best
 
     @property
     def ratio(self) -> float | None:
@@ -238,23 +260,34 @@ def knee_verdict(knee: float, values: list[int], plateau: int) -> str:
     return "below" if lower is not None and knee <= lower else "above"
 
 
-def answer_knees(sweep: dict, table: dict) -> list[KneeAnswer]:
+def nearest_value(knee: float, values: list[int]) -> int | None:
+    """The table value nearest ``knee`` on a log axis; None outside the table's range."""
+    if not values[0] <= knee <= values[-1]:
+        return None
+    return min(values, key=lambda v: abs(math.log(v) - math.log(knee)))
+
+
+def answer_knees(sweep: dict, table: dict, table_time: dict) -> list[KneeAnswer]:
     values = [int(v) for v in need(table, "neurons_per_class", "table")]
     rows = need(table, "rows", "table")
     accs = [need(rows, f"{v}.val_accuracy", "table") for v in values]
-    ratios = [need(rows, f"{v}.time_ratio_model", "table") for v in values]
+    ratios = [need(table_time, f"rows.{v}.time_ratio_model", "table_time") for v in values]
     plateau = int(need(table, "plateau_neurons_per_class", "table"))
     summary = need(sweep, "summary", "sweep")
     answers = []
     for curve in ("loss", "learned"):
         knee = need(summary, f"{curve}_knee_median", "sweep")
         verdict = "no_knee" if knee is None else knee_verdict(knee, values, plateau)
+        near = None if knee is None else nearest_value(knee, values)
+        row = rows[str(near)] if near is not None else {}
         answers.append(KneeAnswer(
             curve=curve, knee=knee, classes_with_knee=int(need(summary, f"classes_with_{curve}_knee", "sweep")),
             classes=int(need(summary, "classes", "sweep")), reason=summary.get(f"{curve}_knee_reason"),
             plateau=plateau, values=values, verdict=verdict,
             accuracy_at_knee=None if knee is None else log_interp(knee, values, accs),
             time_ratio_at_knee=None if knee is None else log_interp(knee, values, ratios),
+            nearest=near, nearest_gap=row.get("gap_to_best"), nearest_gap_ci=row.get("gap_to_best_ci95"),
+            nearest_below=row.get("below_best"),
         ))
     return answers
 
@@ -274,13 +307,11 @@ def data_section(data: dict) -> list[str]:
         v = voices.get(split)
         return "not recorded" if v is None else str(v)
 
-    seconds = data.get("seconds")
     return [
         "## 1. Data",
         "",
         f"Source **{need(data, 'source', 'data')}**: {need(data, 'num_classes', 'data')} classes, "
-        f"{samples['train']} training and {samples['val']} validation samples"
-        + (f", made in {seconds:g} s" if isinstance(seconds, (int, float)) and seconds > 0 else "") + ".",
+        f"{samples['train']} training and {samples['val']} validation samples.",
         "",
         *md_table(["", "train", "validation"], [
             ["samples", samples["train"], samples["val"]],
@@ -300,13 +331,10 @@ def extractor_section(ext: dict) -> list[str]:
         ["Akida model (converted)", pct(ext.get("akida_val_accuracy"))],
     ]
     missing = [r[0] for r in rows if r[1] == "n/a"]
-    train_seconds = ext.get("train_seconds")
     lines = [
         "## 2. Feature extractor",
         "",
-        f"Source **{source}**"
-        + (f", trained in {train_seconds:g} s" if isinstance(train_seconds, (int, float)) else "")
-        + f". Validation accuracy of the full classifier ({ext.get('val_samples', 'n/a')} validation samples):",
+        f"Source **{source}**. Validation accuracy of the full classifier ({ext.get('val_samples', 'n/a')} validation samples):",
         "",
         *md_table(["model", "validation accuracy"], rows),
     ]
@@ -379,15 +407,19 @@ def weights_section(w: dict, curve: pd.DataFrame) -> list[str]:
         + (f", clamped to the spike width {w.get('width')}" if w.get("clamped") else "") + ".",
         "",
         f"The factor, measured rather than trusted: the edge layer trained on all of train at "
-        f"{need(w, 'neurons_per_class', 'weights')} neurons per class for each factor "
-        "(← the chosen factor, ★ the best).",
+        f"{need(w, 'neurons_per_class', 'weights')} neurons per class for each factor, once per seed "
+        f"({len(need(w, 'seeds', 'weights'))} seeds; mean ± {need(w, 'interval', 'weights')}; "
+        "← the chosen factor, ★ the best; *gap*: the best's accuracy minus this factor's, seed by seed).",
         "",
     ]
     rows = []
     for r in curve.sort_values("factor").itertuples():
         mark = (" ←" if math.isclose(r.factor, factor) else "") + (" ★" if math.isclose(r.factor, best_factor) else "")
-        rows.append([f"{num(float(r.factor))}{mark}", int(r.num_weights), pct(r.val_accuracy), int(r.learned_neurons)])
-    lines += md_table(["factor", "num_weights", "validation accuracy", "neurons that learned"], rows)
+        gap = "—" if math.isclose(r.factor, best_factor) else (
+            f"{points_pm(r.gap_to_best, r.gap_to_best_ci95)}" + (", below" if r.below_best else ", indistinguishable"))
+        rows.append([f"{num(float(r.factor))}{mark}", int(r.num_weights), pct_pm(r.val_accuracy, r.val_accuracy_ci95),
+                     gap, num(float(r.learned_neurons))])
+    lines += md_table(["factor", "num_weights", "validation accuracy", "gap to the best", "neurons that learned"], rows)
     lines += [image("weights_factor_curve.png", "Validation accuracy and learned neurons against the factor"), ""]
     return lines
 
@@ -454,74 +486,64 @@ def _knee_cell(c: dict, curve: str) -> str:
     return f"{value}" + ("" if at is None else f" ({curve} {num(float(at), 3)})")
 
 
-def table_section(t: dict) -> list[str]:
+def table_section(t: dict, tm: dict) -> list[str]:
     values = need(t, "neurons_per_class", "table")
     rows_in = need(t, "rows", "table")
     plateau = need(t, "plateau_neurons_per_class", "table")
+    best = need(t, "best_neurons_per_class", "table")
     rows = []
     for v in values:
-        r = rows_in[str(v)]
+        r, m = rows_in[str(v)], need(tm, f"rows.{v}", "table_time")
         mark = " ←" if v == plateau else ""
-        rows.append([f"{v}{mark}", pct(r["val_accuracy"]), f"{r['time_ratio_model']:.2f}", f"{r['time_ratio_edge']:.2f}",
-                     f"{pct(r.get('val_accuracy_min'))} – {pct(r.get('val_accuracy_max'))}", pct(r.get("train_accuracy")),
-                     num(r.get("learned_neurons"))])
+        gap = "best" if v == best else points_pm(r["gap_to_best"], r["gap_to_best_ci95"]) + (
+            ", below" if r["below_best"] else ", indistinguishable")
+        rows.append([f"{v}{mark}", pct_pm(r["val_accuracy"], r["val_accuracy_ci95"]), f"{m['time_ratio_model']:.2f}",
+                     f"{m['time_ratio_edge']:.2f}", gap, pct(r.get("train_accuracy")), num(r.get("learned_neurons"))])
     seeds = ", ".join(map(str, need(t, "seeds", "table")))
     lines = [
         "## 6. Accuracy and time ratio: the table",
         "",
         f"Full trainings on all {need(t, 'train_samples', 'table')} training samples "
         f"({need(t, 'num_classes', 'table')} classes, num_weights {need(t, 'num_weights', 'table')}), "
-        f"validated on {need(t, 'val_samples', 'table')} samples, mean over seeds {seeds}. Time ratios are relative "
-        f"to {need(t, 'reference', 'table')} neurons per class: *time ratio* is the whole model's fit from the MFCCs, "
-        "as the tutorial timed it; *edge layer* is the edge layer's fit on precomputed spikes.",
+        f"validated on {need(t, 'val_samples', 'table')} samples, once per seed ({seeds}): mean ± "
+        f"{need(t, 'interval', 'table')}. *Gap to the best*: the best value's accuracy minus this one's, seed by "
+        "seed (the seeds share their training order at every value), with its interval; *below* when the whole "
+        "interval is above zero, else *indistinguishable*.",
         "",
-        *md_table(["Nb. neurons", "Val accuracy", "Time ratio", "Time ratio (edge layer)", "Val accuracy range (seeds)",
+        f"Time ratios are relative to {need(t, 'reference', 'table')} neurons per class. *Time ratio* is the whole "
+        f"model's fit, extractor + edge layer, as the tutorial timed it, measured as F + E: "
+        f"{need(tm, 'method', 'table_time')}. *Edge layer* is E alone. "
+        + check_sentence(need(tm, "check", "table_time"), need(t, "reference", "table")),
+        "",
+        *md_table(["Nb. neurons", "Val accuracy", "Time ratio", "Time ratio (edge layer)", "Gap to the best",
                    "Train accuracy", "Neurons that learned"], rows),
-        f"Accuracy stops rising at **{plateau}** neurons per class (←): the first value within "
-        f"{100 * need(t, 'tolerance', 'table'):g} points of the best, {pct(need(t, 'best_val_accuracy', 'table'))} "
-        f"at {need(t, 'best_neurons_per_class', 'table')}.",
+        f"Accuracy stops rising at **{plateau}** neurons per class (←): the smallest value not significantly "
+        f"below the best, {pct(need(t, 'best_val_accuracy', 'table'))} at {best}.",
+        "",
+        image("table.png", "Accuracy and time ratio against neurons per class"),
         "",
     ]
-    if t.get("whole_model_same_weights") is False:
-        lines += ["**Warning:** the whole model learned other weights than the edge layer on the spikes: "
-                  "the spikes and the extractor may come from different runs.", ""]
-    lines += [image("table.png", "Accuracy and time ratio against neurons per class"), ""]
     return lines
 
 
-def factor_scale(curve: pd.DataFrame, table: dict) -> str:
-    """What a difference on the factor curve is worth: its whole span, and how far two seeds of one
-    training land apart in the table (the curve is one training per factor, so it cannot tell less)."""
-    lo, hi = curve["val_accuracy"].min(), curve["val_accuracy"].max()
-    text = (f"For scale: the curve spans {pct(lo)} – {pct(hi)} over factors {num(float(curve['factor'].min()))} – "
-            f"{num(float(curve['factor'].max()))}, one training per factor")
-    spreads = {int(v): r["val_accuracy_max"] - r["val_accuracy_min"] for v, r in table.get("rows", {}).items()
-               if r.get("val_accuracy_max") is not None and r.get("val_accuracy_min") is not None}
-    if len(table.get("seeds", [])) > 1 and spreads:
-        widest = max(spreads, key=lambda v: (spreads[v], -v))
-        text += (f"; in the table, {len(table['seeds'])} seeds of one training differ by up to "
-                 f"{points(spreads[widest])} (at {widest} neurons per class): a gap of that order is training noise")
-    return text + "."
-
-
-def factor_answer_lines(a: FactorAnswer, scale: str = "") -> list[str]:
+def factor_answer_lines(a: FactorAnswer) -> list[str]:
     what = f"{num(a.factor)} × median" if a.tutorial_measured else f"the chosen factor {num(a.factor)}"
-    lines = ["### Does 1.2 × median sit near the best factor?", ""]
+    lines = ["### Does 1.2 × median do as well as the best factor?", ""]
     if not a.tutorial_measured:
         lines += [f"1.2 is not among `weights.factors`, so the chosen factor {num(a.factor)} stands in for it; "
                   "add 1.2 to `weights.factors` to measure the tutorial's own.", ""]
-    if a.factor == a.best_factor:
-        head = f"**Yes: {what} is the best factor measured**"
-    elif a.near:
-        head = f"**Yes, within {points(a.gap)}**"
-    else:
-        head = f"**No: {points(a.gap)} below the best**"
+    gap = points_pm(a.gap, a.gap_ci)
+    head = {
+        "best": f"**Yes: {what} is the best factor measured**",
+        "indistinguishable": f"**Yes, indistinguishable from the best:** the gap, {gap}, is within the seeds' noise",
+        "below": f"**No: {gap} below the best**, more than the seeds' noise",
+    }[a.verdict]
     lines += [
         f"{head}. {what[0].upper() + what[1:]} (num_weights {a.num_weights}) gives "
-        f"{pct(a.accuracy)} validation accuracy at {a.neurons_per_class} neurons per class; the best factor measured, "
-        f"{num(a.best_factor)} (num_weights {a.best_num_weights}), gives {pct(a.best_accuracy)}"
-        + ("" if a.factor == a.best_factor else f": {points(a.gap)} more") + ". "
-        f"Near means within the table's tolerance, {points(a.tolerance)}." + (f" {scale}" if scale else ""),
+        f"{pct_pm(a.accuracy, a.accuracy_ci)} validation accuracy at {a.neurons_per_class} neurons per class; the best "
+        f"factor measured, {num(a.best_factor)} (num_weights {a.best_num_weights}), gives "
+        f"{pct_pm(a.best_accuracy, a.best_ci)}. Means over {a.seeds} seeds; the gap is taken seed by seed (paired) "
+        "with its 95 % interval, and counts only when the whole interval is above zero.",
         "",
         image("factor_question.png", "Validation accuracy against the factor, the tutorial's factor and the best marked"),
         "",
@@ -529,38 +551,38 @@ def factor_answer_lines(a: FactorAnswer, scale: str = "") -> list[str]:
     return lines
 
 
-def knee_answer_lines(answers: list[KneeAnswer], table: dict) -> list[str]:
+def knee_answer_lines(answers: list[KneeAnswer], table: dict, table_time: dict) -> list[str]:
     plateau = answers[0].plateau
     values = answers[0].values
-    rows_in = table["rows"]
-    best_acc = table["best_val_accuracy"]
     lines = [
         "### Does the sweep's knee sit near where the table's accuracy stops rising?",
         "",
-        f"The table's accuracy stops rising at **{plateau}** neurons per class (of {', '.join(map(str, values))}). "
-        "Near means the table cannot tell the knee from that point: above the last value short of it and at most "
-        "the next value after it. Accuracy and time ratio at a knee are read off the table, linear in "
-        "log(neurons per class) between its values.",
+        f"The table's accuracy stops rising at **{plateau}** neurons per class (of {', '.join(map(str, values))}): "
+        "the smallest value not significantly below the best. Near means the table cannot tell the knee from that "
+        "point: above the last value short of it and at most the next value after it. Accuracy and time ratio at "
+        "a knee are read off the table, linear in log(neurons per class) between its values; the gap is that of "
+        "the table value nearest the knee, paired by seed, with its 95 % interval.",
         "",
     ]
     rows, sentences = [], []
     found = [a for a in answers if a.knee is not None]
     same = len(found) == len(answers) == 2 and len({(a.knee, a.verdict) for a in found}) == 1
+    plateau_ratio = table_time["rows"][str(plateau)]["time_ratio_model"]
     for a in answers:
         name = "loss" if a.curve == "loss" else "learned neurons"
         over = f"median of {a.classes_with_knee} of {a.classes} classes" if a.classes > 1 else "one class"
         if a.knee is None:
-            rows.append([name, "none", "—", "—", "—", "no knee"])
+            rows.append([name, "none", "—", "—", "—", "—", "no knee"])
             sentences.append(f"The {name} curve has no knee ({_reason(a.reason)}), so there is nothing to compare.")
             continue
-        gap = None if a.accuracy_at_knee is None else best_acc - a.accuracy_at_knee
         rows.append([name, f"{num(float(a.knee))} ({over})", f"{a.ratio:.2g}×", pct(a.accuracy_at_knee),
-                     "n/a" if a.time_ratio_at_knee is None else f"{a.time_ratio_at_knee:.2f}", VERDICTS[a.verdict]])
+                     _gap_cell(a), "n/a" if a.time_ratio_at_knee is None else f"{a.time_ratio_at_knee:.2f}",
+                     VERDICTS[a.verdict]])
         if not (same and a is answers[1]):  # both curves bend at one value: say it once
-            sentences.append(_knee_sentence("loss and learned-neurons knees" if same else f"{a.curve.replace('learned', 'learned-neurons')} knee", a, gap,
-                                            rows_in[str(plateau)]["time_ratio_model"], table))
-    lines += md_table(["sweep curve", "knee", "knee ÷ plateau", "table accuracy at the knee", "time ratio at the knee",
-                       "verdict"], rows, align="lrrrrl")
+            what = "loss and learned-neurons knees" if same else f"{a.curve.replace('learned', 'learned-neurons')} knee"
+            sentences.append(_knee_sentence(what, a, plateau_ratio))
+    lines += md_table(["sweep curve", "knee", "knee ÷ plateau", "table accuracy at the knee", "gap to the best (nearest value)",
+                       "time ratio at the knee", "verdict"], rows, align="lrrrrrl")
     lines += [s + "\n" for s in sentences]
     lines += [image("knee_vs_plateau.png", "The table's accuracy and the sweep's curves on one axis of neurons per class"), ""]
     return lines
@@ -576,25 +598,42 @@ VERDICTS = {
 }
 
 
-def _knee_sentence(name: str, a: KneeAnswer, gap: float | None, plateau_ratio: float, t: dict) -> str:
+def _gap_cell(a: KneeAnswer) -> str:
+    if a.nearest is None or a.nearest_gap is None:
+        return "n/a"
+    if a.nearest_gap == 0 and not a.nearest_below:
+        return f"best ({a.nearest})"
+    return (f"{points_pm(a.nearest_gap, a.nearest_gap_ci)} at {a.nearest}, "
+            + ("below" if a.nearest_below else "indistinguishable"))
+
+
+def _gap_words(a: KneeAnswer) -> str:
+    """What the knee gives up in accuracy, with the numbers: significant or within the seeds' noise."""
+    if a.nearest is None or a.nearest_gap is None:
+        return "the table has no value near it"
+    if a.nearest_gap == 0 and not a.nearest_below:
+        return f"{a.nearest}, the table value nearest it, is the best"
+    gap = points_pm(a.nearest_gap, a.nearest_gap_ci)
+    if a.nearest_below:
+        return f"at {a.nearest}, the table value nearest it, accuracy is {gap} below the best, more than the seeds' noise"
+    return f"at {a.nearest}, the table value nearest it, accuracy is indistinguishable from the best ({gap})"
+
+
+def _knee_sentence(name: str, a: KneeAnswer, plateau_ratio: float) -> str:
     knee = num(float(a.knee))
     be = "are" if name.endswith("knees") else "is"
     if a.verdict == "near":
-        acc = "" if gap is None else f"; the table's accuracy there is {pct(a.accuracy_at_knee)}, {points(gap)} from the best"
         return (f"**Yes for the {name} ({knee}):** {'they sit' if be == 'are' else 'it sits'} within one step of the "
-                f"table's plateau at {a.plateau}{acc}.")
+                f"table's plateau at {a.plateau}; {_gap_words(a)}.")
     if a.verdict == "below":
-        return (f"**No, the {name} ({knee}) {be} below the plateau:** the table's accuracy there is "
-                f"{pct(a.accuracy_at_knee)}, {points(gap)} under the best; following it gives up accuracy.")
+        return (f"**No, the {name} ({knee}) {be} below the plateau:** {_gap_words(a)}"
+                + ("; following it gives up accuracy." if a.nearest_below else "."))
     if a.verdict == "above":
-        cost = "" if a.time_ratio_at_knee is None else (
-            f"; it costs a time ratio of {a.time_ratio_at_knee:.2f} against {plateau_ratio:.2f} at the plateau")
-        accuracy = "" if gap is None else f" and the accuracy there is {pct(a.accuracy_at_knee)} ({points(gap)} from the best)"
-        if a.time_ratio_at_knee is None:
-            cost = f"; the table stops at {a.values[-1]}"
+        cost = (f"; the table stops at {a.values[-1]}" if a.time_ratio_at_knee is None else
+                f"; it costs a time ratio of {a.time_ratio_at_knee:.2f} against {plateau_ratio:.2f} at the plateau")
         return (f"**No, the {name} ({knee}) {be} above the plateau**, {a.ratio:.2g}× as many neurons per class "
-                f"as needed{accuracy}{cost}. Following it costs time"
-                + (" and accuracy." if gap is not None and gap > t["tolerance"] + 1e-12 else ", not accuracy."))
+                f"as needed; {_gap_words(a)}{cost}. Following it costs time"
+                + (" and accuracy." if a.nearest_below else ", not accuracy."))
     if a.verdict == "below_range":
         return (f"The {name} ({knee}) {be} below the table's smallest value {a.values[0]}, where accuracy had "
                 "already stopped rising: the table cannot tell; add smaller values to `table.neurons_per_class`.")
@@ -614,7 +653,8 @@ def consistency_notes(w: dict, sw: dict, t: dict) -> list[str]:
 
 # --- the whole report --------------------------------------------------------------------------
 SWEEP_COLUMNS = ["word", "neurons_per_class", "loss_min", "learned_min"]
-FACTOR_COLUMNS = ["factor", "num_weights", "val_accuracy", "learned_neurons"]
+FACTOR_COLUMNS = ["factor", "num_weights", "val_accuracy", "val_accuracy_ci95", "learned_neurons", "gap_to_best",
+                  "gap_to_best_ci95", "below_best"]
 
 
 def build_markdown(root: Path) -> tuple[str, dict]:
@@ -623,12 +663,13 @@ def build_markdown(root: Path) -> tuple[str, dict]:
 
     data, ext, sp = load_json(root, "data"), load_json(root, "extractor"), load_json(root, "spikes")
     w, sw, t = load_json(root, "weights"), load_json(root, "sweep"), load_json(root, "table")
+    tm = load_json(root, "table_time")
     curve = load_csv(root, "factor_curve", FACTOR_COLUMNS)
     sweep_curves = load_csv(root, "sweep_curves", SWEEP_COLUMNS)
-    tolerance = float(need(t, "tolerance", "table"))
     stems = {word: file_stem(word) for word in need(sw, "classes", "sweep")}
-    factor = answer_factor(curve, float(need(w, "factor", "weights")), tolerance, int(need(w, "neurons_per_class", "weights")))
-    knees = answer_knees(sw, t)
+    factor = answer_factor(curve, float(need(w, "factor", "weights")), len(need(w, "seeds", "weights")),
+                           int(need(w, "neurons_per_class", "weights")))
+    knees = answer_knees(sw, t, tm)
     plateau = knees[0].plateau
     lines = [
         "# Akida learning parameters, measured",
@@ -640,7 +681,8 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         f"(= int({num(need(w, 'factor', 'weights'))} × {num(need(w, 'median_spikes', 'weights'))}, the median spikes "
         "per sample); "
         f"accuracy stops rising at **{plateau}** neurons per class "
-        f"({pct(t['rows'][str(plateau)]['val_accuracy'])}, best {pct(need(t, 'best_val_accuracy', 'table'))}); "
+        f"({pct_pm(t['rows'][str(plateau)]['val_accuracy'], t['rows'][str(plateau)]['val_accuracy_ci95'])}, "
+        f"best {pct(need(t, 'best_val_accuracy', 'table'))}); "
         + "; ".join(f"sweep {'loss' if k.curve == 'loss' else 'learned-neurons'} knee "
                     f"{'none' if k.knee is None else num(float(k.knee))}" for k in knees) + ".",
         "",
@@ -650,11 +692,11 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         *spikes_section(sp),
         *weights_section(w, curve),
         *sweep_section(sw, stems),
-        *table_section(t),
+        *table_section(t, tm),
         "## 7. The two questions the tutorial leaves open",
         "",
-        *factor_answer_lines(factor, factor_scale(curve, t)),
-        *knee_answer_lines(knees, t),
+        *factor_answer_lines(factor),
+        *knee_answer_lines(knees, t, tm),
         "## Inputs",
         "",
         "Read from this run (`dvc repro report` rewrites the report when any of them changes):",

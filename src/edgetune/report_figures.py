@@ -65,13 +65,12 @@ def sweep_all_classes(curves: pd.DataFrame, sw: dict, path: Path) -> None:
 
 
 def factor_question(curve: pd.DataFrame, answer, path: Path) -> None:
-    """Accuracy against the factor: the tutorial's factor, the best one and the 'near' band."""
+    """Accuracy against the factor, with each mean's 95 % interval: the tutorial's factor and the best one."""
     curve = curve.sort_values("factor")
     fig, ax = charts.new_figure(8.0, 4.4)
     best = 100 * answer.best_accuracy
-    ax.axhspan(best - 100 * answer.tolerance, best, color="tab:green", alpha=0.15,
-               label=f"within {100 * answer.tolerance:g} points of the best (near)")
-    ax.plot(curve["factor"], 100 * curve["val_accuracy"], "o-", color="tab:blue", label="validation accuracy")
+    ax.errorbar(curve["factor"], 100 * curve["val_accuracy"], yerr=100 * curve["val_accuracy_ci95"], fmt="o-",
+                color="tab:blue", capsize=3, label=f"validation accuracy, mean ± 95 % interval ({answer.seeds} seeds)")
     for row in curve.itertuples():
         ax.annotate(f"{int(row.num_weights)}", (row.factor, 100 * row.val_accuracy), textcoords="offset points",
                     xytext=(0, 7), ha="center", fontsize=7, color="tab:blue")
@@ -82,7 +81,7 @@ def factor_question(curve: pd.DataFrame, answer, path: Path) -> None:
             label=f"best factor {answer.best_factor:g}: {best:.1f} %")
     ax.set_xlabel("factor (num_weights = factor × median spikes; numbers: num_weights)")
     ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(f"Is {name} near the best factor? ({answer.neurons_per_class} neurons per class)")
+    ax.set_title(f"Is {name} as good as the best factor? ({answer.neurons_per_class} neurons per class): {answer.verdict}")
     ax.margins(y=0.12)  # room for the num_weights labels above the points
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -100,13 +99,12 @@ def knee_vs_plateau(t: dict, curves: pd.DataFrame, sw: dict, knees, path: Path) 
     values = [int(v) for v in t["neurons_per_class"]]
     rows = [t["rows"][str(v)] for v in values]
     acc = 100 * np.array([r["val_accuracy"] for r in rows])
-    lo = 100 * np.array([r.get("val_accuracy_min", r["val_accuracy"]) for r in rows])
-    hi = 100 * np.array([r.get("val_accuracy_max", r["val_accuracy"]) for r in rows])
-    best = 100 * t["best_val_accuracy"]
+    half = 100 * np.array([r["val_accuracy_ci95"] for r in rows])
     fig, (ax_acc, ax_loss, ax_learned) = plt.subplots(3, 1, figsize=(8.0, 9.0), sharex=True, layout="constrained")
-    ax_acc.axhspan(best - 100 * t["tolerance"], best, color="tab:green", alpha=0.15,
-                   label=f"within {100 * t['tolerance']:g} points of the best")
-    ax_acc.fill_between(values, lo, hi, color="tab:blue", alpha=0.2, label="range over seeds")
+    same = [v for v, r in zip(values, rows) if not r["below_best"]]
+    ax_acc.plot(same, [100 * t["rows"][str(v)]["val_accuracy"] for v in same], "o", ms=10, mfc="none",
+                mec="tab:green", label="indistinguishable from the best (paired, 95 %)")
+    ax_acc.fill_between(values, acc - half, acc + half, color="tab:blue", alpha=0.2, label="95 % interval over seeds")
     ax_acc.plot(values, acc, "o-", color="tab:blue", label="validation accuracy (table)")
     ax_acc.set_ylabel("validation accuracy (%)")
     ax_acc.set_title("Where the table's accuracy stops rising, and where the sweep's curves bend")
