@@ -143,6 +143,8 @@ def to_dataset(obj: Any, origin: str | Path, meta: dict) -> KwsDataset:
     )
 
 
-def load_pickle(path: str | Path, meta: dict) -> KwsDataset:
+def load_pickle(path: str | Path, meta: dict, origin: str | Path | None = None) -> KwsDataset:
+    """Read a BrainChip-format pickle; errors name ``origin`` (default: the path)."""
     path = Path(path)
-    return to_dataset(safe_load(path.read_bytes(), path), path, meta)
+    origin = origin or path
+    return to_dataset(safe_load(path.read_bytes(), origin), origin, meta)

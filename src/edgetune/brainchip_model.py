@@ -60,7 +60,9 @@ def load(url: str, sha256: str):
     """Download (or take from the cache) and convert; a file that does not convert leaves the cache."""
     path = download.fetch(url, sha256, "extractor", offline_fix(url), log)
     try:
-        return convert_pretrained(path, url)
+        model = convert_pretrained(path, url)
     except EdgetuneError:
         download.forget(path, log)
         raise
+    download.warn_unpinned(sha256, "extractor", url, path, log)
+    return model

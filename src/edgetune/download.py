@@ -83,6 +83,27 @@ class _ToLogger(logging.Handler):
         self.target.log(record.levelno, "%s", record.getMessage())
 
 
+class _Downloader:
+    """pooch's HTTPDownloader with a progress bar per attempt, closed even when the attempt fails.
+
+    pooch closes its own bar only on success: after a failure the error would be printed on the
+    bar's unfinished line.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+
+    def __call__(self, url: str, output_file, pooch_obj) -> None:
+        import pooch
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, ncols=79, unit="B", unit_scale=True, leave=True)
+        try:
+            pooch.HTTPDownloader(progressbar=bar, timeout=self.timeout)(url, output_file, pooch_obj)
+        finally:
+            bar.close()
+
+
 def _reason(exc: Exception, timeout: float) -> str:
     import requests
 
@@ -115,7 +136,7 @@ def fetch(url: str, sha256: str, key: str, offline_fix: str, log: logging.Logger
     store = pooch.create(path=cache_dir(), base_url="", registry={name: f"sha256:{sha256}" if sha256 else None},
                          urls={name: url}, retry_if_failed=retries)
     try:
-        path = Path(store.fetch(name, downloader=pooch.HTTPDownloader(progressbar=True, timeout=timeout)))
+        path = Path(store.fetch(name, downloader=_Downloader(timeout)))
     except requests.exceptions.RequestException as exc:
         attempts = f" ({retries + 1} attempts)" if retries else ""
         raise EdgetuneError(f"{key}.url: cannot download {url}{attempts}: {_reason(exc, timeout)}; "
@@ -130,10 +151,14 @@ def fetch(url: str, sha256: str, key: str, offline_fix: str, log: logging.Logger
     except OSError as exc:  # the cache folder cannot be written
         raise EdgetuneError(f"{key}.url: cannot store {name} in {cache_dir()} ({exc}); "
                             f"set {CACHE_ENV} to a writable folder") from None
+    return path
+
+
+def warn_unpinned(sha256: str, key: str, url: str, path: Path, log: logging.Logger) -> None:
+    """No hash pinned: say the file's, once it has proved usable (never suggest pinning a refused file)."""
     if not sha256:
         log.warning("%s.sha256 is not set: %s has sha256 %s; set %s.sha256 to that value in params.yaml "
                     "to check the download from now on", key, url, sha256_of(path), key)
-    return path
 
 
 def forget(path: Path, log: logging.Logger) -> None:

@@ -55,11 +55,14 @@ def from_brainchip(params: DataParams) -> KwsDataset:
     """BrainChip's pickle from ``data.url`` (cached); a downloaded file that is refused leaves the cache."""
     path = download.fetch(params.url, params.sha256, "data", OFFLINE_FIX, log)
     meta = {"source": "brainchip", "url": params.url, "sha256": download.sha256_of(path)}
+    origin = f"data.url = {params.url}"
     try:
-        return validate(brainchip_data.load_pickle(path, meta), path)
+        ds = validate(brainchip_data.load_pickle(path, meta, origin), origin)
     except EdgetuneError:
         download.forget(path, log)
         raise
+    download.warn_unpinned(params.sha256, "data", params.url, path, log)
+    return ds
 
 
 def make_dataset(params: DataParams) -> KwsDataset:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edgetune import chance
 from edgetune.errors import EdgetuneError
 
 log = logging.getLogger("edgetune.report")
@@ -482,6 +483,9 @@ def table_section(t: dict) -> list[str]:
         f"at {need(t, 'best_neurons_per_class', 'table')}.",
         "",
     ]
+    near_chance = chance.warning(need(t, "best_val_accuracy", "table"), need(t, "num_classes", "table"))
+    if near_chance:
+        lines += [f"**Warning:** {near_chance}.", ""]
     if t.get("whole_model_same_weights") is False:
         lines += ["**Warning:** the whole model learned other weights than the edge layer on the spikes: "
                   "the spikes and the extractor may come from different runs.", ""]

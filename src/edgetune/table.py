@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from edgetune import chance  # noqa: E402
 from edgetune.atomic import atomic_path, write_json, write_text  # noqa: E402
 from edgetune.errors import EdgetuneError  # noqa: E402
 from edgetune.params import TableParams, load_params  # noqa: E402
@@ -213,4 +214,7 @@ def run(params_path: str | Path = "params.yaml", results_dir: str | Path = RESUL
     plot_png(t, png)
     log.info("table of %d values written to %s; accuracy stops rising at %d neurons per class",
              len(t["neurons_per_class"]), markdown, t["plateau_neurons_per_class"])
+    near_chance = chance.warning(t["best_val_accuracy"], t["num_classes"])
+    if near_chance:
+        log.warning("%s", near_chance)
     return t
