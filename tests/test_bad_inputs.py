@@ -13,6 +13,8 @@ import pytest
 from brainchip_files import brainchip_list
 from edgetune import chance, report, table
 from edgetune.dataset import save_dataset
+from edgetune.errors import EdgetuneError
+from edgetune.params import BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL, parse_params
 from fake_kws import make_fake_kws
 from test_download_faults import run, workdir  # noqa: F401  (the fixture: a cwd + cache of its own)
 from test_table import fake_result, write_params, write_results
@@ -87,3 +89,17 @@ def test_table_log_and_report_say_when_the_edge_layer_is_near_chance(tmp_path, c
             assert f"**Warning:** {said[0]}." in section
         else:
             assert said == [] and "near chance" not in section
+
+
+# --- the extractor's URL and hash are params -----------------------------------------------------
+
+def test_extractor_url_and_sha256_default_to_brainchips_and_are_checked():
+    params = parse_params({})
+    assert (params.extractor.url, params.extractor.sha256) == (BRAINCHIP_MODEL_URL, BRAINCHIP_MODEL_SHA256)
+    assert BRAINCHIP_MODEL_URL.endswith("/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5")
+    mirror = parse_params({"extractor": {"url": "http://127.0.0.1:8000/m.h5", "sha256": "AB" * 32}}).extractor
+    assert mirror.url == "http://127.0.0.1:8000/m.h5" and mirror.sha256 == "ab" * 32
+    with pytest.raises(EdgetuneError, match=r"^params.yaml: extractor.sha256 = 'abc': must be empty or a sha256"):
+        parse_params({"extractor": {"sha256": "abc"}})
+    with pytest.raises(EdgetuneError, match=r"^params.yaml: extractor.url = 'models/m.h5': must be a URL starting"):
+        parse_params({"extractor": {"url": "models/m.h5"}})

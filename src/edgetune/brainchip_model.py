@@ -3,8 +3,9 @@
 What akida_models 1.14.2's ``ds_cnn_kws_pretrained()`` does in the Akida 1.0 context, in two
 steps done here instead of installing akida-models (its dependencies add 1 GB: opencv, librosa,
 tensorflow-datasets…; with ``--no-deps`` its package ``__init__`` fails to import): fetch the
-quantized Keras ``.h5`` (``extractor.url``, checked against ``extractor.sha256``, kept in
-edgetune's download cache — never Keras's ``~/.keras``), then ``cnn2snn.load_quantized_model``
+quantized Keras ``.h5`` from ``extractor.url`` (BrainChip's file by default,
+:data:`edgetune.params.BRAINCHIP_MODEL_URL`), checked against ``extractor.sha256`` and kept in
+edgetune's download cache (never Keras's ``~/.keras``), then ``cnn2snn.load_quantized_model``
 and ``cnn2snn.convert`` with the tutorial's ``input_scaling=(255, 0)`` unless the model starts
 with its own Rescaling layer. A mirror or a proxy is a change of ``extractor.url``, not of code.
 """
@@ -20,9 +21,6 @@ from edgetune.logs import import_tensorflow_quietly
 
 log = logging.getLogger("extractor")
 
-# BrainChip's file: what ds_cnn_kws_pretrained() fetches for Akida 1.0 (the params' defaults).
-URL = "https://data.brainchip.com/models/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
-SHA256 = "2ba6220bb9545857c99a327ec14d2d777420c7848cb6a9b17d87e5a01951fe6f"
 INPUT_SCALING = (255, 0)  # the tutorial's convert(model, input_scaling=(255, 0))
 
 

@@ -45,7 +45,6 @@ class Section(BaseModel):
 # BrainChip's pretrained v1 DS-CNN-edge (64 spikes), as akida_models' ds_cnn_kws_pretrained() fetches it
 BRAINCHIP_MODEL_URL = "https://data.brainchip.com/models/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
 BRAINCHIP_MODEL_SHA256 = "2ba6220bb9545857c99a327ec14d2d777420c7848cb6a9b17d87e5a01951fe6f"
-URL_SCHEMES = ("http://", "https://", "ftp://")
 
 
 def check_sha256(sha256: str) -> str:
@@ -55,8 +54,8 @@ def check_sha256(sha256: str) -> str:
 
 
 def check_url(url: str) -> str:
-    if not url.startswith(URL_SCHEMES):
-        raise ValueError(f"must be a URL starting with {', '.join(URL_SCHEMES)} (a mirror or proxy of the file)")
+    if not url.startswith(("http://", "https://", "ftp://")):
+        raise ValueError("must be a URL starting with http://, https:// or ftp:// (the file, a mirror or a proxy)")
     return url
 
 
@@ -113,8 +112,7 @@ class ExtractorParams(Section):
 
     source: Literal["train", "brainchip", "file"] = "train"
     path: str = ""  # source=file: the user's .fbz or quantized Keras .h5
-    # source=brainchip: the pretrained quantized Keras .h5 and its sha256 (empty → computed, logged,
-    # warned); BrainChip's by default, a mirror or proxy by changing them
+    # source=brainchip: the quantized Keras .h5 and its sha256 (empty → logged, warned); a mirror: change the url
     url: str = BRAINCHIP_MODEL_URL
     sha256: str = BRAINCHIP_MODEL_SHA256
     conv_filters: PosInt = 32
