@@ -44,7 +44,7 @@ def brainchip_pickle(path: Path, **kwargs) -> Path:
     return path
 
 
-def _float_model(num_classes: int):
+def _float_model(num_classes: int, rescaling: bool):
     import tf_keras as keras
 
     layers = keras.layers
@@ -57,7 +57,8 @@ def _float_model(num_classes: int):
         return layers.ReLU(6.0, name=f"{name}/relu")(x)
 
     inputs = layers.Input(shape=(49, 10, 1), name="input")
-    x = block(inputs, "conv_0", layers.Conv2D(64, (5, 5), strides=2, padding="same", use_bias=False, name="conv_0"))
+    x = layers.Rescaling(1 / 255, 0.0, name="rescaling")(inputs) if rescaling else inputs
+    x = block(x, "conv_0", layers.Conv2D(64, (5, 5), strides=2, padding="same", use_bias=False, name="conv_0"))
     for i in range(1, 5):
         name = f"separable_{i}"
         x = block(x, name, layers.SeparableConv2D(64, (3, 3), padding="same", use_bias=False, name=name),
@@ -68,8 +69,12 @@ def _float_model(num_classes: int):
 
 
 def pretrained_v1_h5(path: Path, x_uint8: np.ndarray, num_classes: int, quantized: bool = True,
-                     firing_target: float = 0.35) -> Path:
-    """Save BrainChip's v1 DS-CNN-edge architecture as an ``.h5`` (quantized unless told otherwise)."""
+                     rescaling: bool = False, firing_target: float = 0.35) -> Path:
+    """Save BrainChip's v1 DS-CNN-edge architecture as an ``.h5`` (quantized unless told otherwise).
+
+    ``rescaling``: the model takes uint8 MFCC through its own Rescaling(1/255) layer (akida_models'
+    later layout) instead of floats in [0, 1] with the scaling given to ``convert``.
+    """
     from edgetune.logs import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -79,9 +84,9 @@ def pretrained_v1_h5(path: Path, x_uint8: np.ndarray, num_classes: int, quantize
     from edgetune.dscnn import reestimate_batchnorm, seed_everything
 
     seed_everything(0)
-    x = x_uint8.astype(np.float32) / 255.0  # the model takes [0, 1] floats; Akida gets uint8 and (255, 0)
+    x = x_uint8 if rescaling else x_uint8.astype(np.float32) / 255.0  # else Akida gets uint8 and (255, 0)
     with set_akida_version(AkidaVersion.v1):
-        model = _float_model(num_classes)
+        model = _float_model(num_classes, rescaling)
         reestimate_batchnorm(model, x)
         if quantized:
             model = quantize(model, weight_quantization=4, activ_quantization=4, input_weight_quantization=8)

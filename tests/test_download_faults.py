@@ -14,6 +14,7 @@ import pickle
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -158,3 +159,20 @@ def test_extractor_download_failure_names_the_extractor_params_and_the_cache(wor
     assert_one_error_line(status, err, "extractor", f"extractor.url: cannot download {url} (2 attempts): HTTP 404")
     assert f"put the file at {workdir / 'cache' / 'ds_cnn_kws_iq8_wq4_aq4_laq1.h5'}" in err
     assert cached_files(workdir) == []
+
+
+def test_pretrained_h5_with_its_own_rescaling_converts_to_the_same_spikes(tmp_path):
+    """Both layouts of the v1 model: input_scaling=(255, 0) given to convert (the tutorial's call), or a
+    Rescaling layer in the model (akida_models' later files); the Akida extractor is the same."""
+    from edgetune import brainchip_model
+
+    ds = make_fake_kws(num_classes=3, train_per_class=20, val_per_class=5)
+    spikes = []
+    for rescaling in (False, True):
+        path = pretrained_v1_h5(tmp_path / f"r{rescaling}.h5", ds.x_train, 3, rescaling=rescaling)
+        model = brainchip_model.convert_pretrained(path, str(path))
+        model.pop_layer()
+        spikes.append(model.forward(ds.x_val))
+    assert spikes[0].shape == (len(ds.x_val), 1, 1, 64)
+    assert 0 < spikes[0].mean() < 1
+    np.testing.assert_array_equal(spikes[0], spikes[1])
