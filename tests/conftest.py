@@ -97,3 +97,15 @@ def copy_project(dest: Path) -> DvcProject:
 def dvc_project(tmp_path: Path) -> DvcProject:
     """A fresh copy of the pipeline in its own git repo, ready for ``dvc repro``."""
     return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def loopback(tmp_path: Path):
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path/www``, counting requests, with injectable faults."""
+    from loopback import Loopback
+
+    root = tmp_path / "www"
+    root.mkdir()
+    server = Loopback(root).start()
+    yield server
+    server.stop()

@@ -182,7 +182,8 @@ def test_brainchip_without_network_is_one_clear_line(tmp_path):
     save_fake_kws(tmp_path / "kws.npz", **TINY_DATA)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"extractor": {"source": "brainchip"}}))
     env = project_env()
-    env.update(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / "keras"),  # no cached copy of the model
+    env.update(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / "keras"), EDGETUNE_CACHE_DIR=str(tmp_path / "cache"),
+               EDGETUNE_DOWNLOAD_RETRIES="0",  # no cached copy of the model, one attempt
                HTTPS_PROXY="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")  # and no network
     proc = subprocess.run([sys.executable, str(REPO / "stages" / "extractor.py"), "--params", "params.yaml",
                            "--data", "kws.npz"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

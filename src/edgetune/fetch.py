@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune import brainchip_data
+from edgetune import brainchip_data, download
 from edgetune.atomic import write_json
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
 from edgetune.errors import EdgetuneError
@@ -25,6 +25,8 @@ log = logging.getLogger("fetch")
 DATASET = Path("data/kws.npz")
 METRICS = Path("metrics/data.json")
 PICKLE_SUFFIXES = (".pkl", ".pickle")
+OFFLINE_FIX = ("use data.source: synthetic offline, or download the file elsewhere and set data.source: file, "
+               "data.path")
 
 
 def from_file(params: DataParams) -> KwsDataset:
@@ -32,7 +34,7 @@ def from_file(params: DataParams) -> KwsDataset:
     path = Path(params.path)
     if not path.is_file():
         raise EdgetuneError(f"data.path = {params.path!r}: file not found (relative paths start at the repository root)")
-    digest = brainchip_data.sha256_of(path)
+    digest = download.sha256_of(path)
     if params.sha256 and digest != params.sha256:
         raise EdgetuneError(f"data.sha256: {path} has sha256 {digest}, expected {params.sha256}; "
                             "the file changed: update data.sha256 if that is intended")
@@ -51,9 +53,17 @@ def from_file(params: DataParams) -> KwsDataset:
 
 
 def from_brainchip(params: DataParams) -> KwsDataset:
-    path = brainchip_data.download(params.url, params.sha256)
-    meta = {"source": "brainchip", "url": params.url, "sha256": brainchip_data.sha256_of(path)}
-    return brainchip_data.load_pickle(path, meta)
+    """BrainChip's pickle from ``data.url`` (cached); a downloaded file that is refused leaves the cache."""
+    path = download.fetch(params.url, params.sha256, "data", OFFLINE_FIX, log)
+    meta = {"source": "brainchip", "url": params.url, "sha256": download.sha256_of(path)}
+    origin = f"data.url = {params.url}"
+    try:
+        ds = validate(brainchip_data.load_pickle(path, meta, origin), origin)
+    except EdgetuneError:
+        download.forget(path, log)
+        raise
+    download.warn_unpinned(params.sha256, "data", params.url, path, log)
+    return ds
 
 
 def make_dataset(params: DataParams) -> KwsDataset:

@@ -51,6 +51,23 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# BrainChip's pretrained v1 DS-CNN-edge (64 spikes), as akida_models' ds_cnn_kws_pretrained() fetches it
+BRAINCHIP_MODEL_URL = "https://data.brainchip.com/models/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
+BRAINCHIP_MODEL_SHA256 = "2ba6220bb9545857c99a327ec14d2d777420c7848cb6a9b17d87e5a01951fe6f"
+
+
+def check_sha256(sha256: str) -> str:
+    if sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise ValueError("must be empty or a sha256 hex digest of 64 characters (as `sha256sum FILE` prints)")
+    return sha256.lower()
+
+
+def check_url(url: str) -> str:
+    if not url.startswith(("http://", "https://", "ftp://")):
+        raise ValueError("must be a URL starting with http://, https:// or ftp:// (the file, a mirror or a proxy)")
+    return url
+
+
 class DataParams(Section):
     """fetch: where the KWS data comes from and, for the synthetic source, how it is spoken."""
 
@@ -82,12 +99,8 @@ class DataParams(Section):
             raise ValueError("words must be a non-empty list without repeats")
         return words
 
-    @field_validator("sha256")
-    @classmethod
-    def _hex_digest(cls, sha256: str) -> str:
-        if sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-            raise ValueError("must be empty or a sha256 hex digest of 64 characters (as `sha256sum FILE` prints)")
-        return sha256.lower()
+    _hex_digest = field_validator("sha256")(check_sha256)
+    _url = field_validator("url")(check_url)
 
     @field_validator("engines")
     @classmethod
@@ -108,6 +121,9 @@ class ExtractorParams(Section):
 
     source: Literal["train", "brainchip", "file"] = "train"
     path: str = ""  # source=file: the user's .fbz or quantized Keras .h5
+    # source=brainchip: the quantized Keras .h5 and its sha256 (empty → logged, warned); a mirror: change the url
+    url: str = BRAINCHIP_MODEL_URL
+    sha256: str = BRAINCHIP_MODEL_SHA256
     conv_filters: PosInt = 32
     separable_filters: PosInt = 64
     spike_width: PosInt = 256
@@ -120,6 +136,9 @@ class ExtractorParams(Section):
     augment_noise: Annotated[float, Field(ge=0)] = 12.0  # Gaussian noise std in uint8 levels; 0 = none
     firing_target: Annotated[float, Field(gt=0, lt=1)] = 0.3
     seed: Seed = 0
+
+    _hex_digest = field_validator("sha256")(check_sha256)
+    _url = field_validator("url")(check_url)
 
     @model_validator(mode="after")
     def _path_for_file(self) -> "ExtractorParams":

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edgetune import chance
 from edgetune.errors import EdgetuneError
 from edgetune.table_markdown import check_sentence
 
@@ -523,6 +524,9 @@ def table_section(t: dict, tm: dict) -> list[str]:
         image("table.png", "Accuracy and time ratio against neurons per class"),
         "",
     ]
+    near_chance = chance.warning(need(t, "best_val_accuracy", "table"), need(t, "num_classes", "table"))
+    if near_chance:
+        lines[-2:-2] = [f"**Warning:** {near_chance}.", ""]  # under the plateau sentence, above the figure
     return lines
 
 

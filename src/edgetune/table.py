@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from edgetune import stats  # noqa: E402
+from edgetune import chance, stats  # noqa: E402
 from edgetune.atomic import atomic_path, write_json, write_text  # noqa: E402
 from edgetune.errors import EdgetuneError  # noqa: E402
 from edgetune.extractor_time import out_path as extractor_time_path  # noqa: E402
@@ -238,4 +238,7 @@ def run(params_path: str | Path = "params.yaml", results_dir: str | Path = RESUL
     log.info("table of %d values written to %s; accuracy stops rising at %d neurons per class; time ratios %s",
              len(t["neurons_per_class"]), markdown, t["plateau_neurons_per_class"],
              "monotone" if tm["monotone"] else "NOT monotone")
+    near_chance = chance.warning(t["best_val_accuracy"], t["num_classes"])
+    if near_chance:
+        log.warning("%s", near_chance)
     return t

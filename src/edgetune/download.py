@@ -1,0 +1,170 @@
+"""Downloads: one file from a URL into edgetune's cache, checked by its sha256, with pooch.
+
+Used by the online sources (BrainChip's pickle, BrainChip's pretrained extractor). Everything
+that makes a download safe is pooch's own: the file is streamed to a temporary name in the
+cache and moved into place only once complete and matching the expected sha256
+(``stream_download``); a failed attempt — an HTTP error, a connection that drops mid-file (the
+body shorter than its Content-Length), a read that times out, a hash that differs — is retried
+``retry_if_failed`` times, then reported. A file already in the cache with the expected hash is
+used without any request. So the cache only ever holds complete files, and :func:`forget`
+removes one that was complete but could not be used (a pickle that is refused, a model that
+does not convert), so that no later run trusts it.
+
+Environment (not params: they change how a file is fetched, never what it contains, so they must
+not make DVC rerun a stage): ``EDGETUNE_CACHE_DIR`` (default: the user cache, e.g.
+``~/.cache/edgetune``), ``EDGETUNE_DOWNLOAD_TIMEOUT`` (seconds without data before an attempt
+fails, default 60), ``EDGETUNE_DOWNLOAD_RETRIES`` (attempts after the first, default 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from edgetune.errors import EdgetuneError
+
+CACHE_ENV = "EDGETUNE_CACHE_DIR"
+TIMEOUT_ENV = "EDGETUNE_DOWNLOAD_TIMEOUT"
+RETRIES_ENV = "EDGETUNE_DOWNLOAD_RETRIES"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_RETRIES = 2
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: ``$EDGETUNE_CACHE_DIR`` or the user's cache (e.g. ~/.cache/edgetune)."""
+    import pooch
+
+    return Path(os.environ.get(CACHE_ENV) or pooch.os_cache("edgetune"))
+
+
+def file_name(url: str) -> str:
+    """The cache's name for ``url``: the last part of its path (a mirror of the same file shares it)."""
+    return Path(urlsplit(url).path).name or "download"
+
+
+def cached_path(url: str) -> Path:
+    return cache_dir() / file_name(url)
+
+
+def _env_number(name: str, default: float, kind: type, minimum: float) -> float:
+    text = os.environ.get(name, "")
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise EdgetuneError(f"environment variable {name}={text!r}: expected a {kind.__name__} ≥ {minimum:g}; "
+                            "unset it for the default")
+    return value
+
+
+class _ToLogger(logging.Handler):
+    """Pooch's own log lines (download, retry) go to the stage's logger, not straight to stderr."""
+
+    def __init__(self, target: logging.Logger):
+        super().__init__()
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.target.log(record.levelno, "%s", record.getMessage())
+
+
+class _Downloader:
+    """pooch's HTTPDownloader with a progress bar per attempt, closed even when the attempt fails.
+
+    pooch closes its own bar only on success: after a failure the error would be printed on the
+    bar's unfinished line.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+
+    def __call__(self, url: str, output_file, pooch_obj) -> None:
+        import pooch
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, ncols=79, unit="B", unit_scale=True, leave=True)
+        try:
+            pooch.HTTPDownloader(progressbar=bar, timeout=self.timeout)(url, output_file, pooch_obj)
+        finally:
+            bar.close()
+
+
+def _reason(exc: Exception, timeout: float) -> str:
+    import requests
+
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
+        return f"no data for {timeout:g} s, the timeout ({TIMEOUT_ENV})"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection dropped mid-file"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "cannot connect: no network, or the server refused"
+    return type(exc).__name__
+
+
+def fetch(url: str, sha256: str, key: str, offline_fix: str, log: logging.Logger) -> Path:
+    """``url`` in the cache (downloaded once), checked against ``sha256`` unless it is empty.
+
+    ``key`` is the params section (``data``, ``extractor``) named in errors as ``<key>.url`` and
+    ``<key>.sha256``; ``offline_fix`` ends the one-line error when the download fails.
+    """
+    import pooch
+    import requests
+
+    timeout = _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT, float, 0.001)
+    retries = int(_env_number(RETRIES_ENV, DEFAULT_RETRIES, int, 0))
+    name = file_name(url)
+    logger = pooch.get_logger()
+    logger.handlers = [_ToLogger(log)]
+    logger.setLevel(logging.INFO)
+    store = pooch.create(path=cache_dir(), base_url="", registry={name: f"sha256:{sha256}" if sha256 else None},
+                         urls={name: url}, retry_if_failed=retries)
+    try:
+        path = Path(store.fetch(name, downloader=_Downloader(timeout)))
+    except requests.exceptions.RequestException as exc:
+        attempts = f" ({retries + 1} attempts)" if retries else ""
+        raise EdgetuneError(f"{key}.url: cannot download {url}{attempts}: {_reason(exc, timeout)}; "
+                            f"{offline_fix}") from None
+    except ValueError as exc:  # pooch: the sha256 differs (every attempt)
+        got = re.search(r"but got ([0-9a-fA-F]{64})", str(exc))
+        if not got:
+            raise EdgetuneError(f"{key}.url: cannot download {url}: {exc}") from None
+        raise EdgetuneError(
+            f"{key}.sha256: the file downloaded from {url} has sha256 {got.group(1)}, expected {sha256}; "
+            f"the download was deleted. Fix {key}.sha256 if the file legitimately changed, else {key}.url") from None
+    except OSError as exc:  # the cache folder cannot be written
+        raise EdgetuneError(f"{key}.url: cannot store {name} in {cache_dir()} ({exc}); "
+                            f"set {CACHE_ENV} to a writable folder") from None
+    return path
+
+
+def warn_unpinned(sha256: str, key: str, url: str, path: Path, log: logging.Logger) -> None:
+    """No hash pinned: say the file's, once it has proved usable (never suggest pinning a refused file)."""
+    if not sha256:
+        log.warning("%s.sha256 is not set: %s has sha256 %s; set %s.sha256 to that value in params.yaml "
+                    "to check the download from now on", key, url, sha256_of(path), key)
+
+
+def forget(path: Path, log: logging.Logger) -> None:
+    """Remove a downloaded file that could not be used, so that no later run trusts it."""
+    try:
+        path.unlink()
+        log.info("removed %s from the cache: it could not be used", path)
+    except FileNotFoundError:
+        pass

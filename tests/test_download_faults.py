@@ -1,0 +1,178 @@
+"""The online sources against a real HTTP server on 127.0.0.1 that fails in the ways networks do.
+
+Each fault ends in one line and exit status 2 (or in a retry that succeeds), and leaves nothing in
+the download cache that a later run would trust: the stages run in-process (their ``main``) in a
+temporary working directory with ``EDGETUNE_CACHE_DIR`` there, one retry and a short timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from brainchip_files import brainchip_list, brainchip_pickle, pretrained_v1_h5
+from conftest import REPO
+from edgetune.dataset import save_dataset
+from fake_kws import make_fake_kws
+from test_fetch_sources import RunsCode
+
+TIMEOUT = 0.5  # seconds; the slow fault waits 3 s
+
+
+def stage_main(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_stage", REPO / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EDGETUNE_DOWNLOAD_RETRIES", "1")
+    monkeypatch.setenv("EDGETUNE_DOWNLOAD_TIMEOUT", str(TIMEOUT))
+    return tmp_path
+
+
+def cached_files(workdir: Path) -> list[str]:
+    """Every file in the download cache, temporary ones included."""
+    return sorted(p.name for p in (workdir / "cache").rglob("*") if p.is_file())
+
+
+def run(stage: str, workdir: Path, capsys, **sections) -> tuple[int, str]:
+    """Run a stage with these params; its status and stderr without the download progress bar."""
+    (workdir / "params.yaml").write_text(yaml.safe_dump(sections))
+    status = stage_main(stage)(["--params", "params.yaml"])
+    err = capsys.readouterr().err
+    return status, "".join(line for line in err.splitlines(keepends=True) if "\r" not in line and "B/s" not in line)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_one_error_line(status: int, err: str, stage: str, start: str) -> None:
+    assert status == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"edgetune {stage}: error: {start}"), err
+
+
+@pytest.mark.parametrize("fault, pinned, expected", [
+    ("404", True, "HTTP 404; use data.source: synthetic offline"),
+    ("drop", True, "the connection dropped mid-file; use data.source: synthetic"),
+    ("drop", False, "the connection dropped mid-file"),  # no hash to catch it: the Content-Length does
+    ("slow", True, f"no data for {TIMEOUT:g} s, the timeout (EDGETUNE_DOWNLOAD_TIMEOUT)"),
+    ("hash", True, "data.sha256: the file downloaded from"),
+])
+def test_data_download_fault_is_one_line_and_leaves_no_file(workdir, loopback, capsys, fault, pinned, expected):
+    good = brainchip_pickle(loopback.root / "kws.pkl", num_classes=3, train_per_class=4, val_per_class=2)
+    digest = sha256(good)
+    name = "missing.pkl" if fault == "404" else "kws.pkl"
+    loopback.faults[name] = [fault] * 2 if fault in ("drop", "slow") else []
+    pin = "0" * 64 if fault == "hash" else digest if pinned else ""
+    start = time.perf_counter()
+    status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": loopback.url(name), "sha256": pin})
+    seconds = time.perf_counter() - start
+    key = "data.sha256" if fault == "hash" else f"data.url: cannot download {loopback.url(name)} (2 attempts): "
+    assert_one_error_line(status, err, "fetch", key)
+    assert expected in err
+    if fault == "hash":
+        assert digest in err and "0" * 64 in err
+    assert loopback.requests[name] == 2  # the first attempt and one retry
+    assert cached_files(workdir) == [] and not (workdir / "data").exists()
+    if fault == "slow":
+        assert seconds < 2 * loopback.slow_seconds  # the client gave up; it did not wait for the server
+
+    # the server is well again: the next run downloads (nothing from the failed one was trusted)
+    loopback.faults.clear()
+    url = loopback.url("kws.pkl")
+    status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": url, "sha256": digest})
+    assert status == 0, err
+    assert cached_files(workdir) == ["kws.pkl"] and sha256(workdir / "cache/kws.pkl") == digest
+
+
+def test_a_500_then_success_is_retried_and_logged(workdir, loopback, capsys, caplog):
+    good = brainchip_pickle(loopback.root / "kws.pkl", num_classes=3, train_per_class=4, val_per_class=2)
+    loopback.faults["kws.pkl"] = ["500"]
+    with caplog.at_level(logging.INFO):
+        status, err = run("fetch", workdir, capsys,
+                          data={"source": "brainchip", "url": loopback.url("kws.pkl"), "sha256": sha256(good)})
+    assert status == 0, err
+    assert loopback.requests["kws.pkl"] == 2
+    assert any("Will attempt the download again 1 more time" in r.getMessage() for r in caplog.records)
+    assert cached_files(workdir) == ["kws.pkl"] and (workdir / "data/kws.npz").is_file()
+
+
+def test_a_downloaded_pickle_that_runs_code_is_refused_and_leaves_the_cache(workdir, loopback, capsys):
+    marker = workdir / "pwned"
+    served = loopback.root / "kws.pkl"
+    served.write_bytes(pickle.dumps([RunsCode(marker)] + brainchip_list(3, 4, 2)[1:]))
+    url = loopback.url("kws.pkl")
+    status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": url})  # no hash pinned
+    assert_one_error_line(status, err, "fetch", f"data.url = {url}: refused to unpickle")
+    assert "posix.system" in err and not marker.exists()
+    assert cached_files(workdir) == [] and not (workdir / "data").exists()
+    # with no hash pinned, a file left in the cache would be used as is; it was removed, so a fixed
+    # file on the server is downloaded and read
+    brainchip_pickle(served, num_classes=3, train_per_class=4, val_per_class=2)
+    status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": url})
+    assert status == 0, err
+    assert loopback.requests["kws.pkl"] == 2 and not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def float_h5(tmp_path_factory) -> Path:
+    """The v1 DS-CNN-edge architecture saved before quantization: a Keras .h5 cnn2snn cannot convert."""
+    ds = make_fake_kws(num_classes=3, train_per_class=4, val_per_class=2)
+    return pretrained_v1_h5(tmp_path_factory.mktemp("h5") / "float.h5", ds.x_train, 3, quantized=False)
+
+
+def test_extractor_h5_that_is_not_quantized_is_one_line_and_leaves_the_cache(workdir, loopback, capsys, float_h5):
+    save_dataset(workdir / "data/kws.npz", make_fake_kws(num_classes=3, train_per_class=4, val_per_class=2))
+    served = loopback.root / "model.h5"
+    served.write_bytes(float_h5.read_bytes())
+    url = loopback.url("model.h5")
+    status, err = run("extractor", workdir, capsys, extractor={"source": "brainchip", "url": url, "sha256": sha256(served)})
+    assert_one_error_line(status, err, "extractor", f"extractor.url: {url} could not be converted to Akida")
+    assert "must be QuantizedConv2D" in err and "quantized Keras .h5 for Akida 1.0" in err
+    assert cached_files(workdir) == [] and not (workdir / "models").exists()
+
+    served.write_bytes(b"<html>not found</html>")  # a proxy's error page saved as the model
+    status, err = run("extractor", workdir, capsys, extractor={"source": "brainchip", "url": url, "sha256": ""})
+    assert_one_error_line(status, err, "extractor", f"extractor.url: {url} is not a loadable Keras model")
+    assert cached_files(workdir) == [] and loopback.requests["model.h5"] == 2
+
+
+def test_extractor_download_failure_names_the_extractor_params_and_the_cache(workdir, loopback, capsys):
+    save_dataset(workdir / "data/kws.npz", make_fake_kws(num_classes=3, train_per_class=4, val_per_class=2))
+    url = loopback.url("ds_cnn_kws_iq8_wq4_aq4_laq1.h5")
+    status, err = run("extractor", workdir, capsys, extractor={"source": "brainchip", "url": url})
+    assert_one_error_line(status, err, "extractor", f"extractor.url: cannot download {url} (2 attempts): HTTP 404")
+    assert f"put the file at {workdir / 'cache' / 'ds_cnn_kws_iq8_wq4_aq4_laq1.h5'}" in err
+    assert cached_files(workdir) == []
+
+
+def test_pretrained_h5_with_its_own_rescaling_converts_to_the_same_spikes(tmp_path):
+    """Both layouts of the v1 model: input_scaling=(255, 0) given to convert (the tutorial's call), or a
+    Rescaling layer in the model (akida_models' later files); the Akida extractor is the same."""
+    from edgetune import brainchip_model
+
+    ds = make_fake_kws(num_classes=3, train_per_class=20, val_per_class=5)
+    spikes = []
+    for rescaling in (False, True):
+        path = pretrained_v1_h5(tmp_path / f"r{rescaling}.h5", ds.x_train, 3, rescaling=rescaling)
+        model = brainchip_model.convert_pretrained(path, str(path))
+        model.pop_layer()
+        spikes.append(model.forward(ds.x_val))
+    assert spikes[0].shape == (len(ds.x_val), 1, 1, 64)
+    assert 0 < spikes[0].mean() < 1
+    np.testing.assert_array_equal(spikes[0], spikes[1])

@@ -1,0 +1,67 @@
+"""The tutorial's online path, end to end, offline: `dvc repro` with ``data.source=brainchip`` and
+``extractor.source=brainchip`` against a real HTTP server on 127.0.0.1.
+
+The server holds a BrainChip-format pickle and a quantized `.h5` with the architecture of
+BrainChip's pretrained v1 DS-CNN-edge (64 spikes), both made by the test
+(:mod:`brainchip_files`). The pipeline downloads each once into ``EDGETUNE_CACHE_DIR``, checks
+their sha256 (params), unpickles safely, converts the `.h5` with cnn2snn and runs every stage to the
+report. Rerunning the two download stages makes no request: the cache serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from brainchip_files import brainchip_pickle, brainchip_list, pretrained_v1_h5
+
+CLASSES = 4
+MODEL = "ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
+DATA = "kws_preprocessed_all_words_except_backward_follow_forward.pkl"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_dvc_repro_downloads_once_converts_and_reports(dvc_project, loopback, tmp_path, monkeypatch):
+    cache, keras_home = tmp_path / "cache", tmp_path / "keras"
+    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))  # Keras's own cache must not be the one that serves
+    data = brainchip_pickle(loopback.root / DATA, num_classes=CLASSES)
+    model = pretrained_v1_h5(loopback.root / MODEL, brainchip_list(num_classes=CLASSES)[0], CLASSES)
+    dvc_project.set_params(
+        data={"source": "brainchip", "url": loopback.url(DATA), "sha256": sha256(data)},
+        extractor={"source": "brainchip", "url": loopback.url(MODEL), "sha256": sha256(model)},
+        weights={"factors": [1.0, 1.2], "neurons_per_class": 2},
+        sweep={"words": ["word1"], "neurons_per_class": [1, 2, 4], "repetitions": 1, "jobs": 1},
+        table={"neurons_per_class": [1, 2, 4], "reference": 2, "seeds": [0]},
+    )
+    dvc_project.commit("online sources, served on 127.0.0.1")
+
+    dvc_project.run("dvc", "repro")
+    root = dvc_project.root
+    assert dict(loopback.requests) == {DATA: 1, MODEL: 1}
+    assert sorted(p.name for p in cache.iterdir()) == sorted([DATA, MODEL])
+    assert not list(keras_home.rglob("*.h5"))  # (tf_keras writes only its keras.json there)
+
+    data_metrics = json.loads((root / "metrics/data.json").read_text())
+    assert data_metrics["source"] == "brainchip" and data_metrics["num_classes"] == CLASSES
+    assert data_metrics["voices"] == {"train": 5, "val": 5}  # <speaker>_nohash_<n>: five speakers per split
+    ext = json.loads((root / "metrics/extractor.json").read_text())
+    assert ext["source"] == "brainchip" and ext["spike_width"] == 64
+    assert 0 < ext["median_spikes"] < 64 and ext["akida_val_accuracy"] is not None
+    weights = json.loads((root / "metrics/weights.json").read_text())
+    assert weights["num_weights"] == int(1.2 * weights["median_spikes"])
+    table = json.loads((root / "metrics/table.json").read_text())
+    assert table["neurons_per_class"] == [1, 2, 4] and table["num_classes"] == CLASSES
+    report = (root / "report/report.md").read_text()
+    assert "## 6. Accuracy and time ratio: the table" in report and "near chance" not in report
+    first = {p: (root / p).read_bytes() for p in ("data/kws.npz", "models/extractor.fbz")}
+
+    # Both download stages forced to run again: the cache serves, the server sees no request.
+    proc = dvc_project.run("dvc", "repro", "-f", "-s", "fetch", "extractor")
+    assert "Running stage 'fetch'" in proc.stdout and "Running stage 'extractor'" in proc.stdout
+    assert dict(loopback.requests) == {DATA: 1, MODEL: 1}
+    assert {p: (root / p).read_bytes() for p in first} == first
