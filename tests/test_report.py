@@ -34,7 +34,7 @@ EXTRACTOR_METRICS = {
 }
 SWEEP_WORDS = ["six", "yes"]
 TABLE_VALUES = [1, 2, 4, 8]
-UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "table"]
+UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "hardware", "table"]
 
 
 def setup_upstream(project: DvcProject) -> None:
@@ -136,6 +136,8 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
         mark = " ←" if v == table["plateau_neurons_per_class"] else ""
         assert f"| {v}{mark} | {pct(r['val_accuracy'])} | {r['time_ratio_model']:.2f} | {r['time_ratio_edge']:.2f} |" in s
     assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class" in s
+    limit = read_json(root, "metrics/hardware.json")["max_on_chip_neurons_per_class"]
+    assert f"on a virtual AKD1000 the edge layer stays in on-chip memory up to **{limit}**; beyond {limit}" in s
 
     s = section(md, "7. The two questions")
     q1 = section(md, "Does 1.2 × median sit near the best factor?")

@@ -29,6 +29,7 @@ from edgetune.atomic import atomic_path, write_json
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.logs import import_tensorflow_quietly
+from edgetune.mapping import map_extractor
 from edgetune.params import ExtractorParams, load_params
 
 log = logging.getLogger("extractor")
@@ -257,6 +258,7 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
     }
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
+    metrics["hardware"] = map_extractor(model_path)  # the saved model alone, on each virtual device
     write_json(metrics_path, metrics)
     log.info("wrote %s: %d spikes per sample, median %.0f; %d neurons never fire, %d always fire",
              model_path, metrics["spike_width"], metrics["median_spikes"], metrics["neurons_never_firing"],

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edgetune import hardware
 from edgetune.errors import EdgetuneError
 
 log = logging.getLogger("edgetune.report")
@@ -485,6 +486,8 @@ def table_section(t: dict) -> list[str]:
     if t.get("whole_model_same_weights") is False:
         lines += ["**Warning:** the whole model learned other weights than the edge layer on the spikes: "
                   "the spikes and the extractor may come from different runs.", ""]
+    if "hardware" in t:  # the hardware stage's on-chip limit, next to the plateau
+        lines += [hardware.sentence(t), ""]
     lines += [image("table.png", "Accuracy and time ratio against neurons per class"), ""]
     return lines
 

@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from edgetune import hardware  # noqa: E402
 from edgetune.atomic import atomic_path, write_json, write_text  # noqa: E402
 from edgetune.errors import EdgetuneError  # noqa: E402
 from edgetune.params import TableParams, load_params  # noqa: E402
@@ -204,10 +205,12 @@ def plot_png(t: dict, path: str | Path) -> None:
 
 def run(params_path: str | Path = "params.yaml", results_dir: str | Path = RESULTS_DIR, metrics: str | Path = METRICS,
         markdown: str | Path = MARKDOWN, plot_csv: str | Path = PLOT_CSV, per_class_csv: str | Path = PER_CLASS_CSV,
-        png: str | Path = PNG) -> dict:
+        png: str | Path = PNG, hardware_metrics: str | Path | None = None) -> dict:
     t, per_class = build_table(load_params(params_path).table, results_dir)
+    if hardware_metrics is not None:  # the hardware stage's columns (issue 12)
+        t = hardware.merge_into_table(t, hardware_metrics)
     write_json(metrics, t)
-    write_text(markdown, render_markdown(t))
+    write_text(markdown, render_markdown(t) + hardware.markdown(t))
     write_text(plot_csv, plot_frame(t).to_csv(index=False))
     write_text(per_class_csv, per_class.to_csv(index=False))
     plot_png(t, png)
