@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import re
+import sys
 from pathlib import Path
 
 import akida
@@ -215,3 +216,21 @@ def test_missing_inputs_are_one_clear_line(extractors, tmp_path):
     with pytest.raises(EdgetuneError, match=r"data.json: no 'num_classes'; rerun dvc repro fetch"):
         hardware.run(**args)
     assert not (tmp_path / "hw.json").exists()
+
+
+def test_bench_reports_what_mapping_adds_to_the_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_all", Path(__file__).resolve().parents[1] / "bench/run_all.py")
+    run_all = importlib.util.module_from_spec(spec)
+    sys.modules["run_all"] = run_all  # its dataclasses look their module up
+    spec.loader.exec_module(run_all)
+
+    def timed(seconds: float):
+        return run_all.Run(["dvc"], seconds, 100.0, 0, "")
+
+    cold = [("weights", timed(50)), ("table-train@10", timed(30)), ("table-train@50", timed(60)),
+            ("hardware", timed(2.0)), ("table", timed(10))]
+    assert run_all.mapping_row(cold) == "| mapping: stage `hardware` / the table's stages | 2.0 s / 100.0 s = 2.0 % | 10 % | 0.20 | ok |"
+    assert "over target" in run_all.mapping_row([("table", timed(10)), ("hardware", timed(2.0))])
+    assert run_all.mapping_row(cold[:3]) is None  # no hardware stage: nothing to say
