@@ -163,7 +163,7 @@ def merge_into_table(t: dict, path: str | Path = METRICS) -> dict:
 
 
 def _kb(n: int | None) -> str:
-    return "–" if n is None else f"{n / 1000:.1f} kB"
+    return "–" if n is None else "0" if n == 0 else f"{n / 1000:.1f} kB"
 
 
 def sentence(t: dict) -> str:
@@ -186,7 +186,7 @@ def markdown(t: dict) -> str:
     lines = [f"## Hardware cost on a virtual {t['hardware']['device']}", "",
              "The deployed model (extractor + edge layer, learning compiled) mapped with "
              "`model.map(device, hw_only=True)`.", "",
-             "| Nb. neurons | Edge layer memory | NPs | Program | External memory | Learns on device |",
+             "| Nb. neurons | Edge layer memory | Components | Program | External memory | Learns on device |",
              "|---:|---|---|---:|---:|---|"]
     for key in map(str, t["neurons_per_class"]):
         r = t["rows"][key]
