@@ -5,12 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune import cli, table  # noqa: E402
+from edgetune import cli, hardware, table  # noqa: E402
 
 
 def main(argv=None) -> int:
     args = cli.stage_parser(__doc__).parse_args(argv)
-    return cli.run_stage("table", lambda: table.run(params_path=args.params))
+    return cli.run_stage("table", lambda: table.run(params_path=args.params, hardware_metrics=hardware.METRICS))
 
 
 if __name__ == "__main__":

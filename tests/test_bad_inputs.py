@@ -72,15 +72,16 @@ def test_near_chance_is_a_tenth_of_the_way_from_chance_to_perfect(accuracy, clas
 
 
 def test_table_log_and_report_say_when_the_edge_layer_is_near_chance(tmp_path, caplog):
-    out = [tmp_path / name for name in ("table.json", "table.md", "table.csv", "per_class.csv", "table.png")]
-    write_params(tmp_path / "params.yaml", neurons_per_class=[10, 50], reference=50)
+    out = [tmp_path / name for name in ("table.json", "table.md", "table.csv", "table_time.csv", "per_class.csv",
+                                        "table.png")]
+    write_params(tmp_path / "params.yaml", neurons_per_class=[10, 50], reference=50, seeds=[0, 1, 2])
     for accuracy, near in ((0.36, True), (0.9, False)):  # fake_result: 3 classes, chance 33.3 %
-        write_results(tmp_path / "results", [fake_result(n, accuracy, fit=1, whole=2) for n in (10, 50)])
+        write_results(tmp_path / "results", [fake_result(n, [accuracy] * 3, fit=1) for n in (10, 50)], reference=50)
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="edgetune.table"):
             t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out)
         said = [r.getMessage() for r in caplog.records if "near chance" in r.getMessage()]
-        section = "\n".join(report.table_section(t))
+        section = "\n".join(report.table_section(t, json.loads((tmp_path / "time" / "table.json").read_text())))
         if near:
             assert said == ["the edge layer's best validation accuracy, 36.0 %, is near chance (33.3 % for 3 "
                             "classes): the extractor's spikes carry little or no class information, so the "

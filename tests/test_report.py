@@ -34,7 +34,7 @@ EXTRACTOR_METRICS = {
 }
 SWEEP_WORDS = ["six", "yes"]
 TABLE_VALUES = [1, 2, 4, 8]
-UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "table"]
+UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "hardware", "table"]
 
 
 def setup_upstream(project: DvcProject) -> None:
@@ -145,6 +145,8 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class" in s
     assert "the smallest value not significantly below the best" in s
     assert f"took {table_time['check']['direct_seconds']:.2f} s against F + E" in s
+    limit = read_json(root, "metrics/hardware.json")["max_on_chip_neurons_per_class"]
+    assert f"on a virtual AKD1000 the edge layer stays in on-chip memory up to **{limit}**; beyond {limit}" in s
 
     s = section(md, "7. The two questions")
     q1 = section(md, "Does 1.2 × median do as well as the best factor?")

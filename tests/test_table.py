@@ -42,6 +42,7 @@ def tiny_inputs(root: Path, per_class_train: int = 40, per_class_val: int = 12, 
     save_spikes(root / "data/spikes.npz", spikes)
     (root / "metrics").mkdir(parents=True, exist_ok=True)
     (root / "metrics/weights.json").write_text(json.dumps({"num_weights": num_weights}))
+    (root / "metrics/data.json").write_text(json.dumps({"num_classes": len(CLASSES)}))  # the hardware stage's
 
 
 def write_params(path: Path, **table_values) -> None:
@@ -323,7 +324,11 @@ def test_table_params_are_sorted():
 
 
 def repro_table(project):
-    """The table stages only (-s): the upstream outputs are the test's, not to be rebuilt."""
+    """The table stages only (-s): the upstream outputs are the test's, not to be rebuilt.
+
+    The hardware stage (its columns; tests/test_hardware.py) is brought up to date first.
+    """
+    project.run("dvc", "repro", "-s", "hardware")
     return project.run("dvc", "repro", "-s", "table-train", "extractor-time", "table").stdout
 
 
@@ -343,6 +348,7 @@ def test_dvc_matrix_retrains_only_added_values_and_drops_removed_rows(dvc_projec
     for row in metrics["rows"].values():
         assert 0 <= row["val_accuracy"] <= 1 and 0 <= row["train_accuracy"] <= 1
     assert times["check"]["same_weights"] is True
+    assert all(row["edge_memory"] == "on-chip" and row["program_bytes"] > 0 for row in metrics["rows"].values())
     assert (dvc_project.root / "plots/table.png").exists()
     assert "| 4 |" in (dvc_project.root / "metrics/table.md").read_text()
 
@@ -384,7 +390,7 @@ def test_dvc_repro_with_bad_table_params_stops_with_a_clear_error(dvc_project, v
     (dvc_project.root / "results/table").mkdir(parents=True)
     shutil.copy(REPO / "results/table/README.md", dvc_project.root / "results/table/README.md")
     dvc_project.set_params(table=values)
-    proc = dvc_project.run("dvc", "repro", "-s", "table-train", "extractor-time", "table", check=False)
+    proc = dvc_project.run("dvc", "repro", "-s", "table-train", "extractor-time", "hardware", "table", check=False)
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -28,6 +28,7 @@ from edgetune.atomic import atomic_path, write_json
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.logs import import_tensorflow_quietly
+from edgetune.mapping import map_extractor
 from edgetune.params import ExtractorParams, load_params
 from edgetune.timing import time_metrics_path
 
@@ -206,6 +207,7 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
     }
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
+    metrics["hardware"] = map_extractor(model_path)  # the saved model alone, on each virtual device
     write_json(metrics_path, metrics)
     write_json(time_metrics_path(metrics_path, "extractor"),
                {"extractor_train_seconds": None if extractor.train_seconds is None else round(extractor.train_seconds, 1)})

@@ -254,6 +254,12 @@ class TableParams(Section):
         return self
 
 
+class HardwareParams(Section):
+    """hardware: the virtual Akida device each setting is mapped onto (akida ships AKD1000 and AKD1500)."""
+
+    device: Literal["AKD1000", "AKD1500"] = "AKD1000"
+
+
 class Params(Section):
     data: DataParams = Field(default_factory=DataParams)
     extractor: ExtractorParams = Field(default_factory=ExtractorParams)
@@ -261,6 +267,7 @@ class Params(Section):
     weights: WeightsParams = Field(default_factory=WeightsParams)
     sweep: SweepParams = Field(default_factory=SweepParams)
     table: TableParams = Field(default_factory=TableParams)
+    hardware: HardwareParams = Field(default_factory=HardwareParams)
 
 
 def _describe(err: dict, raw: dict, path: Path) -> str:

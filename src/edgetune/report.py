@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgetune import chance
+from edgetune import chance, hardware
 from edgetune.errors import EdgetuneError
 from edgetune.table_markdown import check_sentence
 
@@ -527,6 +527,8 @@ def table_section(t: dict, tm: dict) -> list[str]:
     near_chance = chance.warning(need(t, "best_val_accuracy", "table"), need(t, "num_classes", "table"))
     if near_chance:
         lines[-2:-2] = [f"**Warning:** {near_chance}.", ""]  # under the plateau sentence, above the figure
+    if "hardware" in t:  # the hardware stage's on-chip limit, next to the plateau
+        lines[-2:-2] = [hardware.sentence(t), ""]
     return lines
 
 

@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from edgetune import chance, stats  # noqa: E402
+from edgetune import chance, hardware, stats  # noqa: E402
 from edgetune.atomic import atomic_path, write_json, write_text  # noqa: E402
 from edgetune.errors import EdgetuneError  # noqa: E402
 from edgetune.extractor_time import out_path as extractor_time_path  # noqa: E402
@@ -224,13 +224,16 @@ def plot_png(t: dict, tm: dict, path: str | Path) -> None:
 
 
 def run(params_path: str | Path = "params.yaml", results_dir: str | Path = RESULTS_DIR, metrics: str | Path = METRICS,
-        markdown: str | Path = MARKDOWN, plot_csv: str | Path = PLOT_CSV,
-        time_csv: str | Path = TIME_CSV, per_class_csv: str | Path = PER_CLASS_CSV, png: str | Path = PNG) -> dict:
+        markdown: str | Path = MARKDOWN, plot_csv: str | Path = PLOT_CSV, time_csv: str | Path = TIME_CSV,
+        per_class_csv: str | Path = PER_CLASS_CSV, png: str | Path = PNG,
+        hardware_metrics: str | Path | None = None) -> dict:
     t, tm, per_class = build_table(load_params(params_path).table, results_dir)
+    if hardware_metrics is not None:  # the hardware stage's columns (issue 12)
+        t = hardware.merge_into_table(t, hardware_metrics)
     acc, times = plot_frames(t, tm)
     write_json(metrics, t)
     write_json(time_metrics_path(metrics, "table"), tm)
-    write_text(markdown, render_markdown(t, tm))
+    write_text(markdown, render_markdown(t, tm) + hardware.markdown(t))
     write_text(plot_csv, acc.to_csv(index=False))
     write_text(time_csv, times.to_csv(index=False))
     write_text(per_class_csv, per_class.to_csv(index=False))

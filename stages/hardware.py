@@ -1,0 +1,17 @@
+"""DVC stage `hardware`: each neurons-per-class value mapped onto a virtual Akida device → metrics/hardware.json."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from edgetune import cli, hardware  # noqa: E402
+
+
+def main(argv=None) -> int:
+    args = cli.stage_parser(__doc__).parse_args(argv)
+    return cli.run_stage("hardware", lambda: hardware.run(args.params))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
