@@ -34,7 +34,8 @@ EXTRACTOR_METRICS = {
 }
 SWEEP_WORDS = ["six", "yes"]
 TABLE_VALUES = [1, 2, 4, 8]
-UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "hardware", "table"]
+UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "hardware", "table",
+            "fetch-new-words", "fewshot"]
 
 
 def setup_upstream(project: DvcProject) -> None:
@@ -98,6 +99,8 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     out = project.run("dvc", "repro", "-s", "report")
     assert "Running stage 'report'" in out.stdout
     md = (root / "report" / "report.md").read_text()
+    # a user file without the optional new_* fields: no new words, and the report says why
+    assert "## 8. New words on the device: k shots each\n\nNot measured: data.path = 'inputs/kws.npz' has no new words" in md
     data, spikes, w = (read_json(root, f"metrics/{n}.json") for n in ("data", "spikes", "weights"))
     sweep, table = read_json(root, "metrics/sweep.json"), read_json(root, "metrics/table.json")
     table_time = read_json(root, "metrics/time/table.json")

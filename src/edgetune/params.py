@@ -16,12 +16,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgetune.errors import EdgetuneError
+from edgetune.fewshot_params import FewshotParams, PosInt, Seed  # the fewshot section, and the two int types
 from edgetune.vocabulary import (  # noqa: F401  (checked against here; modules import them from here too)
     ENGINES, NEW_WORDS, SILENCE, SPEECH_COMMANDS_WORDS, TUTORIAL_NEURONS_PER_CLASS, TUTORIAL_WORDS,
 )
 
-PosInt = Annotated[int, Field(ge=1)]
-Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 def check_seeds(seeds: list[int]) -> list[int]:
     """Training seeds of a figure with a spread: at least two, none repeated."""
@@ -253,6 +252,7 @@ class Params(Section):
     sweep: SweepParams = Field(default_factory=SweepParams)
     table: TableParams = Field(default_factory=TableParams)
     hardware: HardwareParams = Field(default_factory=HardwareParams)
+    fewshot: FewshotParams = Field(default_factory=FewshotParams)
 
 
 def _describe(err: dict, raw: dict, path: Path) -> str:

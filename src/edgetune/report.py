@@ -665,6 +665,7 @@ FACTOR_COLUMNS = ["factor", "num_weights", "val_accuracy", "val_accuracy_ci95", 
 
 def build_markdown(root: Path) -> tuple[str, dict]:
     """The report's text, and what the figures need (loaded once)."""
+    from edgetune.report_fewshot import fewshot_section
     from edgetune.sweep import file_stem  # the sweep stage's own file naming of classes
 
     data, ext, sp = load_json(root, "data"), load_json(root, "extractor"), load_json(root, "spikes")
@@ -703,6 +704,7 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         "",
         *factor_answer_lines(factor),
         *knee_answer_lines(knees, t, tm),
+        *fewshot_section(root),
         "## Inputs",
         "",
         "Read from this run (`dvc repro report` rewrites the report when any of them changes):",

@@ -110,8 +110,13 @@ def split_voices(engines: list[str], fraction: float, seed: int) -> dict[str, li
     }
 
 
-def plan(params: DataParams) -> Plan:
-    classes = class_names(params.words)
+def plan(params: DataParams, classes: list[str] | None = None) -> Plan:
+    """The clips of ``classes`` (default: the dataset's, see :func:`class_names`), label = index.
+
+    A clip's seed holds its word's index among the 35 Speech Commands words, so planning other
+    classes (the few-shot new words) draws from streams of their own: the dataset's clips do not move.
+    """
+    classes = class_names(params.words) if classes is None else list(classes)
     pools = split_voices(list(params.engines), params.val_voice_fraction, params.seed)
     n_val = min(max(1, round(params.clips_per_word * params.val_voice_fraction)), params.clips_per_word - 1)
     counts = {"train": params.clips_per_word - n_val, "val": n_val}
@@ -194,10 +199,8 @@ def worker_count(jobs: int) -> int:
     return jobs if jobs > 0 else len(os.sched_getaffinity(0))
 
 
-def generate(params: DataParams) -> KwsDataset:
-    """Synthesise the whole dataset (see the module docstring)."""
-    versions = tts.check_engines(list(params.engines))
-    the_plan = plan(params)
+def synthesise(the_plan: Plan, params: DataParams) -> dict[str, np.ndarray]:
+    """Float MFCC of every planned clip, per split, in plan order (see the module docstring)."""
     work = chunks(the_plan.clips)
     sizes = {s: sum(c.split == s for c in the_plan.clips) for s in SPLITS}
     features = {s: np.zeros((n, mfcc.FRAMES, mfcc.COEFFICIENTS), np.float32) for s, n in sizes.items()}
@@ -213,6 +216,14 @@ def generate(params: DataParams) -> KwsDataset:
             for (split, position), f in zip(where, feats):
                 features[split][position] = f
             bar.update(len(where))
+    return features
+
+
+def generate(params: DataParams) -> KwsDataset:
+    """Synthesise the whole dataset (see the module docstring)."""
+    versions = tts.check_engines(list(params.engines))
+    the_plan = plan(params)
+    features = synthesise(the_plan, params)
     low, high = mfcc.fit_uint8_range(features["train"])
     labels = {s: np.array([c.label for c in the_plan.clips if c.split == s], np.int32) for s in SPLITS}
     speakers = {s: np.array([c.voice.speaker if c.voice else "" for c in the_plan.clips if c.split == s])

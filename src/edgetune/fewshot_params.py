@@ -1,0 +1,47 @@
+"""The ``fewshot`` section of params.yaml (kept apart from params.py, which holds the other sections)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edgetune.vocabulary import NEW_WORDS
+
+PosInt = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
+class FewshotParams(BaseModel):
+    """fewshot: new words added to the trained edge layer with k shots each (BrainChip's KWS edge tutorial)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # which of the new words (data/new_words.npz) to add; checked against that file when the stage runs
+    words: list[str] = Field(default_factory=lambda: list(NEW_WORDS))
+    # training samples per new word given to fit; each value a row of metrics/fewshot.json
+    shots: list[PosInt] = Field(default_factory=lambda: [1, 2, 5, 10, 20, 50, 160])
+    # the layer's size: 'plateau' = plateau_neurons_per_class of metrics/table.json, or a number
+    neurons_per_class: PosInt | Literal["plateau"] = "plateau"
+    seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+
+    @field_validator("words")
+    @classmethod
+    def _distinct_words(cls, words: list[str]) -> list[str]:
+        if not words or len(set(words)) != len(words):
+            raise ValueError("words must be a non-empty list of new words without repeats, e.g. [backward, follow, forward]")
+        return words
+
+    @field_validator("shots")
+    @classmethod
+    def _sorted_shots(cls, shots: list[int]) -> list[int]:
+        if not shots or len(set(shots)) != len(shots):
+            raise ValueError("shots must list at least one value, each once, e.g. [1, 5, 20]")
+        return sorted(shots)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        from edgetune.params import check_seeds  # params.py imports this module
+
+        return check_seeds(seeds)
