@@ -216,7 +216,7 @@ def test_missing_inputs_are_one_clear_line(extractors, tmp_path):
     with pytest.raises(EdgetuneError, match=r"nowhere.fbz: not found; run the extractor stage first"):
         hardware.run(**{**args, "extractor": tmp_path / "nowhere.fbz"})
     (tmp_path / "metrics/data.json").write_text("{}")
-    with pytest.raises(EdgetuneError, match=r"data.json: no 'num_classes'; rerun dvc repro fetch"):
+    with pytest.raises(EdgetuneError, match=r"data.json: no integer 'num_classes' in it; rerun dvc repro fetch"):
         hardware.run(**args)
     assert not (tmp_path / "hw.json").exists()
 

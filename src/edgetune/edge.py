@@ -249,15 +249,20 @@ def per_class_accuracy(x: np.ndarray, y: np.ndarray, trained: TrainedEdge, batch
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
 
 
-def load_num_weights(path: str | Path = "metrics/weights.json") -> int:
-    """num_weights chosen by the weights stage (its ``metrics/weights.json``), for sweep and table."""
+def read_positive_int(path: str | Path, key: str, stage: str) -> int:
+    """A positive integer another stage wrote (``key`` in its JSON ``path``); a bad file names the stage to rerun."""
     path = Path(path)
     try:
-        value = json.loads(path.read_text())["num_weights"]
+        value = json.loads(path.read_text())[key]
     except FileNotFoundError:
-        raise EdgetuneError(f"{path}: not found; run the weights stage first (dvc repro weights)") from None
+        raise EdgetuneError(f"{path}: not found; run the {stage} stage first (dvc repro {stage})") from None
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise EdgetuneError(f"{path}: no integer 'num_weights' in it; rerun dvc repro weights") from None
+        raise EdgetuneError(f"{path}: no integer '{key}' in it; rerun dvc repro {stage}") from None
     if not isinstance(value, int) or value < 1:
-        raise EdgetuneError(f"{path}: num_weights = {value!r}, expected a positive integer; rerun dvc repro weights")
+        raise EdgetuneError(f"{path}: {key} = {value!r}, expected a positive integer; rerun dvc repro {stage}")
     return value
+
+
+def load_num_weights(path: str | Path = "metrics/weights.json") -> int:
+    """num_weights chosen by the weights stage (its ``metrics/weights.json``), for sweep and table."""
+    return read_positive_int(path, "num_weights", "weights")

@@ -22,7 +22,7 @@ import akida
 from akida import AkidaUnsupervised, FullyConnected
 
 from edgetune.atomic import write_json, write_text
-from edgetune.edge import LAYER_NAME
+from edgetune.edge import LAYER_NAME, read_positive_int
 from edgetune.errors import EdgetuneError
 from edgetune.mapping import layer_figures, load_model, mapping_figures
 from edgetune.params import load_params
@@ -91,25 +91,13 @@ def largest_on_chip(on_chip, ceiling: int = MAX_NEURONS_PER_CLASS) -> tuple[int,
     return lo, calls
 
 
-def _json_value(path: Path, key: str, stage: str):
-    try:
-        value = json.loads(path.read_text())[key]
-    except FileNotFoundError:
-        raise EdgetuneError(f"{path}: not found; run the {stage} stage first (dvc repro {stage})") from None
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise EdgetuneError(f"{path}: no '{key}'; rerun dvc repro {stage}") from None
-    if not isinstance(value, int) or value < 1:
-        raise EdgetuneError(f"{path}: {key} = {value!r}, expected a positive integer; rerun dvc repro {stage}")
-    return value
-
-
 def run(params_path: str | Path = "params.yaml", extractor: str | Path = "models/extractor.fbz",
         weights: str | Path = "metrics/weights.json", data: str | Path = "metrics/data.json",
         metrics: str | Path = METRICS, plot_csv: str | Path = PLOT_CSV) -> dict:
     params = load_params(params_path)
     name, values = params.hardware.device, params.table.neurons_per_class
-    num_weights = _json_value(Path(weights), "num_weights", "weights")
-    num_classes = _json_value(Path(data), "num_classes", "fetch")
+    num_weights = read_positive_int(weights, "num_weights", "weights")
+    num_classes = read_positive_int(data, "num_classes", "fetch")
     load_model(extractor)  # a missing or unreadable file is the user's to fix, not a row
 
     def setting(npc: int) -> dict:
