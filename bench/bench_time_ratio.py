@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from run_all import bench_env  # stages call plain `python`: this venv's first on PATH
+
 REPO = Path(__file__).resolve().parents[1]
 INPUTS = ("data/kws.npz", "data/spikes.npz", "models/extractor.fbz", "metrics/weights.json")
 TARGET_DEVIATION = 0.03
@@ -38,7 +40,7 @@ def clone_with_inputs(repo: Path, rev: str, dest: Path) -> Path:
 def timed_repro(clone: Path, stages: list[str]) -> float:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "-s", "-f", *stages], cwd=clone,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=bench_env())
     if proc.returncode != 0:
         raise SystemExit(f"dvc repro {' '.join(stages)} failed in {clone}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
