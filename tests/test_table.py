@@ -77,8 +77,11 @@ def test_item_trains_every_seed_and_times_the_fit_repeatedly_apart_from_the_accu
     saved = json.loads((tmp_path / "results/npc-4.json").read_text())
     assert saved["val_accuracy"] == result["val_accuracy"]
     assert [r["seed"] for r in result["runs"]] == [0, 1]
+    # train accuracy is scored on the first seed only (a diagnostic; the table's cost stays flat)
+    assert 0 <= result["train_accuracy"] == result["runs"][0]["train_accuracy"] <= 1
+    assert result["runs"][1]["train_accuracy"] is None
     for run in result["runs"]:
-        assert 0 <= run["val_accuracy"] <= 1 and 0 <= run["train_accuracy"] <= 1
+        assert 0 <= run["val_accuracy"] <= 1
         assert 1 <= run["learned_neurons"] <= 12
         assert not any("seconds" in key for key in run)  # no timing among the accuracies
     # class-dependent MFCCs: far above chance (1/3)

@@ -241,8 +241,11 @@ def accuracy(x: np.ndarray, y: np.ndarray, trained: TrainedEdge, batch_size: int
 
 def per_class_accuracy(x: np.ndarray, y: np.ndarray, trained: TrainedEdge, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
     pred = predict_classes(x, trained, batch_size)
-    y = check_labels(y, len(pred), trained.config.num_classes)
-    c = trained.config.num_classes
+    return per_class_rates(pred, check_labels(y, len(pred), trained.config.num_classes), trained.config.num_classes)
+
+
+def per_class_rates(pred: np.ndarray, y: np.ndarray, c: int) -> np.ndarray:
+    """Per-class accuracy of predictions ``pred`` (nan for a class with no sample)."""
     hits = np.bincount(y, weights=(pred == y), minlength=c)
     counts = np.bincount(y, minlength=c)
     with np.errstate(invalid="ignore", divide="ignore"):

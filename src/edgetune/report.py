@@ -517,7 +517,7 @@ def table_section(t: dict, tm: dict) -> list[str]:
         + check_sentence(need(tm, "check", "table_time"), need(t, "reference", "table")),
         "",
         *md_table(["Nb. neurons", "Val accuracy", "Time ratio", "Time ratio (edge layer)", "Gap to the best",
-                   "Train accuracy", "Neurons that learned"], rows),
+                   "Train accuracy (first seed)", "Neurons that learned"], rows),
         f"Accuracy stops rising at **{plateau}** neurons per class (←): the smallest value not significantly "
         f"below the best, {pct(need(t, 'best_val_accuracy', 'table'))} at {best}.",
         "",

@@ -47,7 +47,7 @@ def render_markdown(t: dict, tm: dict) -> str:
         + check_sentence(tm["check"], t["reference"]),
         "",
         "| Nb. neurons | Val accuracy | Time ratio | Time ratio (edge layer) | Gap to best | Val accuracy range (seeds) "
-        "| Train accuracy | Learned neurons | Fit time, whole model | Fit time, edge layer (spread) |",
+        "| Train accuracy (first seed) | Learned neurons | Fit time, whole model | Fit time, edge layer (spread) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in map(str, t["neurons_per_class"]):
