@@ -21,6 +21,8 @@ import pytest
 from akida_fixtures import make_tiny_extractor
 from conftest import DvcProject, copy_project
 from edgetune import report
+from edgetune.confusion import write_confusion_csv
+from edgetune.curves import training_curves
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
 from spike_fixtures import tiny_kws
@@ -28,13 +30,13 @@ from spike_fixtures import tiny_kws
 # The extractor stage's metrics/extractor.json, every key it writes (values of a plausible run).
 EXTRACTOR_METRICS = {
     "akida_val_accuracy": 0.8125, "firing_fraction": 0.3466, "float_val_accuracy": 0.8542,
-    "mean_spikes": 8.317, "median_spikes": 8.0, "neurons_always_firing": 0, "neurons_never_firing": 1,
-    "quantized_val_accuracy": 0.8333, "source": "train", "spike_width": 24,
-    "val_samples": 60,
+    "mean_spikes": 8.317, "val_median_spikes": 8.0, "neurons_always_firing": 0, "neurons_never_firing": 1,
+    "quantized_val_accuracy": 0.8333, "extractor_source": "train", "spike_width": 24,
+    "val_spike_samples": 60,
 }
 SWEEP_WORDS = ["six", "yes"]
 TABLE_VALUES = [1, 2, 4, 8]
-UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "hardware", "table"]
+UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "hardware", "table", "confusion"]
 
 
 def setup_upstream(project: DvcProject) -> None:
@@ -45,6 +47,15 @@ def setup_upstream(project: DvcProject) -> None:
     make_tiny_extractor(root / "models" / "extractor.fbz", ds.x_train, width=24)
     (root / "metrics").mkdir(exist_ok=True)
     (root / "metrics" / "extractor.json").write_text(json.dumps(EXTRACTOR_METRICS, indent=2, sort_keys=True) + "\n")
+    # the extractor stage's other outputs, in its formats: a classifier that mistakes every 4th sample
+    # for the next class, DVCLive's (empty) curves, its time
+    predicted = ds.y_val.copy()
+    predicted[::4] = (predicted[::4] + 1) % len(ds.classes)
+    write_confusion_csv(root / "plots/confusion/extractor.csv", ds.y_val, predicted, ds.classes)
+    with training_curves(root / "dvclive"):
+        pass
+    (root / "metrics" / "time").mkdir(exist_ok=True)
+    (root / "metrics" / "time" / "extractor.json").write_text('{"extractor_train_seconds": null}\n')
     project.set_params(
         data={"source": "file", "path": "inputs/kws.npz"},
         weights={"fraction": 0.5, "factors": [0.6, 1.0, 1.2, 1.6, 2.0], "neurons_per_class": 4, "seeds": [0, 1, 2]},
@@ -53,6 +64,7 @@ def setup_upstream(project: DvcProject) -> None:
     )
     project.commit("tiny inputs")
     project.run("dvc", "repro", "-s", *UPSTREAM)
+    project.run("dvc", "commit", "-f", "-q", "extractor")  # its outputs, as if it had run: exps leave them be
 
 
 @pytest.fixture(scope="module")
@@ -345,7 +357,7 @@ def test_factor_answer_says_best_indistinguishable_or_below_with_the_numbers():
 
 
 def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
-    ext = {**EXTRACTOR_METRICS, "source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
+    ext = {**EXTRACTOR_METRICS, "extractor_source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
            "akida_val_accuracy": None, "a_newer_key": 1}
     text = "\n".join(report.extractor_section(ext))
     assert "Source **file**." in text and "trained in" not in text
@@ -355,8 +367,8 @@ def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
 
 
 def test_stages_that_disagree_on_num_weights_are_flagged():
-    assert report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 9}) == []
-    (note, _) = report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 12})
+    assert report.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 9}) == []
+    (note, _) = report.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 12})
     assert "**Warning:** the stages used different num_weights (weights 9, sweep 9, table 12)" in note
 
 
@@ -424,3 +436,71 @@ def test_review_shows_the_reports_own_figures_of_both_sides(project):
     after = root / "review/plots/report-figures-knee-vs-plateau-png.workspace.png"
     assert base.read_bytes() == before and after.read_bytes() == (root / "report/figures/knee_vs_plateau.png").read_bytes()
     assert base.read_bytes() != after.read_bytes()  # one repetition instead of two moved the sweep's curves
+
+
+def test_report_names_the_most_confused_pairs_of_both_matrices(project):
+    root = project.root
+    project.run("dvc", "repro", "-s", "report")
+    md = (root / "report" / "report.md").read_text()
+    s = section(md, "Which words are confused")
+    ext = section(md, "The extractor's own classifier")
+    # every 4th sample of each class went to the next class (setup_upstream): the top pairs say so
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (\d+) \| ([\d.]+) % \|$", ext, re.M)
+    assert len(rows) == 5 and all(int(n) >= 1 for _, _, n, _ in rows), ext
+    edge = section(md, "The edge layer at the table's reference value")
+    edge_csv = (root / "plots/confusion/edge.csv").read_text().splitlines()
+    mistakes = sum(1 for line in edge_csv[1:] if line.split(",")[0] != line.split(",")[1])
+    assert f"on {len(edge_csv) - 1} samples" in edge and mistakes > 0
+    top = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (\d+) \|", edge, re.M)
+    pairs = {}
+    for line in edge_csv[1:]:
+        a, p = line.split(",")
+        if a != p:
+            pairs[(a, p)] = pairs.get((a, p), 0) + 1
+    assert int(top[0][2]) == max(pairs.values()) and len(top) == min(5, len(pairs))
+    for name in ("confusion_extractor.png", "confusion_edge.png"):
+        assert (root / "report" / "figures" / name).read_bytes().startswith(b"\x89PNG")
+        assert f"(figures/{name})" in s
+
+
+def flatten(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_metric_keys_are_unique_so_exp_show_only_changed_labels_every_column(project):
+    # Every metric name (dotted, as DVC flattens it) is in one metrics file only, and no stage
+    # reads a metrics file as params: else `dvc exp show` gives two columns one name and mislabels.
+    shown = json.loads(project.run("dvc", "metrics", "show", "--json").stdout)[""]["data"]
+    names = {}
+    for path, doc in shown.items():
+        for key in flatten(doc["data"]):
+            names.setdefault(key, []).append(path)
+    assert {k: v for k, v in names.items() if len(v) > 1} == {}
+    assert len(shown) >= 9, sorted(shown)
+
+    project.commit("upstream outputs")
+    for factor in ("1.6", "0.6"):
+        project.run("dvc", "exp", "run", "-s", "weights", "-S", f"weights.factor={factor}", "-n", f"factor-{factor}")
+    table = project.run("dvc", "exp", "show", "--md", "--only-changed").stdout
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert len(header) == len(set(header)), header
+    assert not [h for h in header if ":" in h], header  # no name needed its file to be told apart
+    params = {f"weights.{k}" for k in project.params()["weights"]}
+    assert set(header) - {"Experiment", "Created"} <= set(names) | params, header
+    assert {"weights.factor", "num_weights", "val_accuracy"} <= set(header)
+    # each column holds its own key's value, row by row
+    from test_experiments import md_rows
+
+    rows = {r["Experiment"]: r for r in md_rows(table)}
+    median = json.loads((project.root / "metrics/weights.json").read_text())["median_spikes"]
+    for factor in ("1.6", "0.6"):
+        row = next(r for name, r in rows.items() if f"[factor-{factor}]" in name)
+        assert row["weights.factor"] == factor
+        assert int(row["num_weights"]) == int(float(factor) * median + 1e-9), row
