@@ -249,8 +249,8 @@ def per_class_accuracy(x: np.ndarray, y: np.ndarray, trained: TrainedEdge, batch
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
 
 
-def load_num_weights(path: str | Path = "metrics/weights.json") -> int:
-    """num_weights chosen by the weights stage (its ``metrics/weights.json``), for sweep and table."""
+def load_num_weights(path: str | Path = "results/num_weights.json") -> int:
+    """num_weights chosen by the weights stage (``results/num_weights.json``, also in its metrics)."""
     path = Path(path)
     try:
         value = json.loads(path.read_text())["num_weights"]
