@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DvcProject, project_env
-from test_experiments import md_rows, wait_for_queue
+from test_experiments import md_rows
 from toy_pipeline import make_toy_project, ran_stages
 
 SVG = "figures/toy.svg"
@@ -120,7 +120,7 @@ def s3_config(endpoint: str) -> str:
             "    region = us-east-1\n")
 
 
-def test_two_machines_share_queued_experiments_through_s3(dvc_project, tmp_path, s3_server):
+def test_two_machines_share_experiments_through_s3(dvc_project, tmp_path, s3_server):
     origin = tmp_path / "origin.git"  # the team's git server
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
     url, extra = "s3://edgetune/dvc", s3_config(s3_server)
@@ -134,16 +134,11 @@ def test_two_machines_share_queued_experiments_through_s3(dvc_project, tmp_path,
     a.run("git", "remote", "add", "origin", str(origin))
     a.run("git", "push", "-q", "origin", "HEAD:refs/heads/main")
 
-    # A queues a grid and runs it on two workers, then shares the experiments (git refs + cache).
-    a.run("dvc", "exp", "run", "--queue", "-S", "toy.gain=choice(4,5)")
-    try:
-        with open(tmp_path / "queue.log", "w") as log:
-            subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=a.root, env=project_env(),
-                           stdout=log, stderr=subprocess.STDOUT, check=True, timeout=120)
-        status = wait_for_queue(a)
-    finally:
-        a.run("dvc", "queue", "stop", "--kill", check=False)
-    assert len(re.findall(r"\bSuccess\b", status)) == 2, status
+    # A runs two experiments, then shares them (git refs to origin, cached outputs to S3). Queued
+    # ones are the same experiments, run by workers (tests/test_experiments.py): run here directly,
+    # to keep the test short.
+    for gain in (4, 5):
+        a.run("dvc", "exp", "run", "-S", f"toy.gain={gain}")
     names = a.run("dvc", "exp", "ls", "--name-only").stdout.split()
     assert len(names) == 2, names
     pushed = a.run("dvc", "exp", "push", "origin", *names)

@@ -504,3 +504,13 @@ def test_metric_keys_are_unique_so_exp_show_only_changed_labels_every_column(pro
         row = next(r for name, r in rows.items() if f"[factor-{factor}]" in name)
         assert row["weights.factor"] == factor
         assert int(row["num_weights"]) == int(float(factor) * median + 1e-9), row
+
+
+def test_the_extractor_is_a_dvc_artifact_anyone_can_get(project, tmp_path):
+    project.commit("upstream outputs")
+    project.run("dvc", "push", "models/extractor.fbz")
+    listed = project.run("dvc", "ls", str(project.root), "models").stdout
+    assert "extractor.fbz" in listed
+    out = tmp_path / "got.fbz"
+    got = project.run("dvc", "artifacts", "get", str(project.root), "extractor", "-o", str(out))
+    assert out.read_bytes() == (project.root / "models/extractor.fbz").read_bytes(), got.stdout + got.stderr
