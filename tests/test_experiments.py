@@ -102,9 +102,9 @@ def test_a_grid_of_queued_experiments_and_only_changed_labels_every_column(dvc_p
     project = make_toy_project(dvc_project, gain=2)
     project.run("dvc", "repro")
     project.commit("baseline")
-    grid = project.run("dvc", "exp", "run", "--queue", "-S", "toy.gain=range(3,6,1)").stdout  # 3, 4, 5
-    assert grid.count("Queued experiment") == 3, grid
-    project.run("dvc", "exp", "run", "--queue", "-S", "other.offset=choice(0,10)")
+    grid = project.run("dvc", "exp", "run", "--queue", "-S", "toy.gain=range(3,5,1)").stdout  # 3, 4
+    assert grid.count("Queued experiment") == 2, grid
+    project.run("dvc", "exp", "run", "--queue", "-S", "other.offset=choice(10)")
     try:
         with open(project.root.parent / "queue-start.log", "w") as log:
             subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=project.root,
@@ -112,7 +112,7 @@ def test_a_grid_of_queued_experiments_and_only_changed_labels_every_column(dvc_p
         status = wait_for_queue(project)
     finally:
         project.run("dvc", "queue", "stop", "--kill", check=False)
-    assert len(re.findall(r"\bSuccess\b", status)) == 5, status
+    assert len(re.findall(r"\bSuccess\b", status)) == 3, status
 
     table = project.run("dvc", "exp", "show", "--md", "--only-changed").stdout
     header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
@@ -120,10 +120,10 @@ def test_a_grid_of_queued_experiments_and_only_changed_labels_every_column(dvc_p
     assert set(header) >= {"Experiment", "gain", "total", "score", "toy.gain", "other.offset", "offset"}, header
     assert len(header) == len(set(header)), header
     exps = [row for name, row in ((r["Experiment"], r) for r in md_rows(table)) if re.search(r"[├└]", name)]
-    assert len(exps) == 5
+    assert len(exps) == 3
     for row in exps:
         gain, offset = float(row["toy.gain"]), float(row["other.offset"])
         assert float(row["gain"]) == gain and float(row["offset"]) == offset, row
         assert float(row["total"]) == gain * sum(range(6)) and float(row["score"]) == gain * 15 + offset, row
     assert sorted((r["toy.gain"], r["other.offset"]) for r in exps) == sorted(
-        [("3", "1"), ("4", "1"), ("5", "1"), ("2", "0"), ("2", "10")])
+        [("3", "1"), ("4", "1"), ("2", "10")])
