@@ -453,6 +453,9 @@ def test_report_names_the_most_confused_pairs_of_both_matrices(project):
     edge_csv = (root / "plots/confusion/edge.csv").read_text().splitlines()
     mistakes = sum(1 for line in edge_csv[1:] if line.split(",")[0] != line.split(",")[1])
     assert f"on {len(edge_csv) - 1} samples" in edge and mistakes > 0
+    # the very layer the table's reference row trains first (reference 4, first seed 0)
+    first_seed = read_json(root, "results/table/npc-4.json")["runs"][0]
+    assert first_seed["seed"] == 0 and first_seed["val_accuracy"] == pytest.approx(1 - mistakes / (len(edge_csv) - 1))
     top = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (\d+) \|", edge, re.M)
     pairs = {}
     for line in edge_csv[1:]:
@@ -513,6 +516,8 @@ def test_the_extractor_is_a_dvc_artifact_anyone_can_get(project, tmp_path):
     project.run("dvc", "push", "models/extractor.fbz")
     listed = project.run("dvc", "ls", str(project.root), "models").stdout
     assert "extractor.fbz" in listed
+    # a version registered the model-registry way (GTO's annotated tag `<artifact>@v<semver>`)
+    project.run("git", "tag", "-a", "extractor@v0.1.0", "-m", "Registering artifact extractor version v0.1.0")
     out = tmp_path / "got.fbz"
-    got = project.run("dvc", "artifacts", "get", str(project.root), "extractor", "-o", str(out))
+    got = project.run("dvc", "artifacts", "get", str(project.root), "extractor", "--rev", "v0.1.0", "-o", str(out))
     assert out.read_bytes() == (project.root / "models/extractor.fbz").read_bytes(), got.stdout + got.stderr
