@@ -1,5 +1,5 @@
 # edgetune — set up a fresh Debian machine and run the pipeline or the tests.
-#   make repro   venv + Python deps + Debian TTS engines, then `dvc repro` on the default params
+#   make repro   venv + Python deps + Debian TTS engines, then `dvc repro` on the default params, `dvc push`
 #   make test    the same set-up, then the test suite
 #   make review BASE=<git ref>   params/metrics diffs and both sides' plots → review/report.md
 #   make bench   the benchmarks → bench/results.md
@@ -43,8 +43,11 @@ $(STAMPS)/python.stamp: requirements.txt $(BIN)/python
 	$(BIN)/python -m pip install -q -r requirements.txt
 	@touch $@
 
+# then pushes every cached output to the default remote (a local directory, .dvc/config): a clone's
+# `dvc pull`, and `make review` of an older commit, find them there.
 repro: setup
 	$(BIN)/dvc repro
+	$(BIN)/dvc push
 
 test: setup
 	$(BIN)/python -m pytest
@@ -53,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 # Compares BASE with the workspace (reproduce first): review/report.md + review/plots/*.png.
+# BASE's cached outputs (plots/table.png, report/figures/…) are fetched from the remote first.
 review: setup
 	@[ -n "$(BASE)" ] || { echo "usage: make review BASE=<git ref>, e.g. BASE=HEAD~1 or BASE=origin/main" >&2; exit 2; }
 	$(BIN)/python stages/review.py --base "$(BASE)"

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             clone = clone_with_inputs(args.repo, args.before, Path(tmp) / "before")
             before = timed_repro(clone, ["table-train", "table"])
     values = sorted((int(v) for v in columns[0]["rows"]), key=int)
-    print(f"time ratio (whole model, reference {columns[0]['reference']}) in {args.runs} independent runs")
+    print(f"time ratio (whole model, reference {columns[0]['time_reference']}) in {args.runs} independent runs")
     print(f"{'npc':>5} | " + " | ".join(f"run {i + 1:>2}" for i in range(args.runs)) + " | max deviation")
     worst = 0.0
     for v in values:

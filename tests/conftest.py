@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # What a pipeline copy needs; tests/, bench/ and docs stay behind.
 # assets/ holds the offline plots template that .dvc/config names.
-PROJECT_PARTS = ("dvc.yaml", "params.yaml", "stages", "src", "assets", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore")
+PROJECT_PARTS = (
+    "dvc.yaml", "params.yaml", "stages", "src", "assets", ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore",
+)
 
 
 def project_env() -> dict[str, str]:
@@ -86,6 +88,9 @@ def copy_project(dest: Path) -> DvcProject:
             (dest / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / part)
     project = DvcProject(dest)
+    # The default remote is ~/.cache/edgetune/dvc-remote (.dvc/config): tests use their own, the
+    # documented way (`dvc remote modify --local`), so they never touch the user's.
+    (dest / ".dvc" / "config.local").write_text(f"['remote \"shared\"']\n    url = {dest.parent / 'dvc-remote'}\n")
     project.run("git", "init", "-q")
     project.run("git", "config", "user.email", "tests@edgetune.local")
     project.run("git", "config", "user.name", "edgetune tests")

@@ -94,3 +94,36 @@ def test_queued_experiments_run_in_parallel_each_with_its_own_code(dvc_project):
     assert re.search(r"code_version\s*\|\s*1\s*\|\s*3\s*\|", metrics), metrics
     params = project.run("dvc", "params", "diff", "HEAD", "gain5-code3", "--md").stdout
     assert re.search(r"toy.gain\s*\|\s*2\s*\|\s*5\s*\|", params), params
+
+
+def test_a_grid_of_queued_experiments_and_only_changed_labels_every_column(dvc_project):
+    """README "Grid experiments": Hydra-style -S sweeps queued, run on two workers, shown with
+    --only-changed; every column holds its own key's value (the toy's metric keys are unique)."""
+    project = make_toy_project(dvc_project, gain=2)
+    project.run("dvc", "repro")
+    project.commit("baseline")
+    grid = project.run("dvc", "exp", "run", "--queue", "-S", "toy.gain=range(3,5,1)").stdout  # 3, 4
+    assert grid.count("Queued experiment") == 2, grid
+    project.run("dvc", "exp", "run", "--queue", "-S", "other.offset=choice(10)")
+    try:
+        with open(project.root.parent / "queue-start.log", "w") as log:
+            subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=project.root,
+                           env=project_env(), stdout=log, stderr=subprocess.STDOUT, check=True, timeout=120)
+        status = wait_for_queue(project)
+    finally:
+        project.run("dvc", "queue", "stop", "--kill", check=False)
+    assert len(re.findall(r"\bSuccess\b", status)) == 3, status
+
+    table = project.run("dvc", "exp", "show", "--md", "--only-changed").stdout
+    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    # the changed metrics and params, each once, under its own name (no file prefix needed)
+    assert set(header) >= {"Experiment", "gain", "total", "score", "toy.gain", "other.offset", "offset"}, header
+    assert len(header) == len(set(header)), header
+    exps = [row for name, row in ((r["Experiment"], r) for r in md_rows(table)) if re.search(r"[├└]", name)]
+    assert len(exps) == 3
+    for row in exps:
+        gain, offset = float(row["toy.gain"]), float(row["other.offset"])
+        assert float(row["gain"]) == gain and float(row["offset"]) == offset, row
+        assert float(row["total"]) == gain * sum(range(6)) and float(row["score"]) == gain * 15 + offset, row
+    assert sorted((r["toy.gain"], r["other.offset"]) for r in exps) == sorted(
+        [("3", "1"), ("4", "1"), ("2", "10")])

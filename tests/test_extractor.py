@@ -43,18 +43,44 @@ def test_train_stage_in_dvc_gives_live_binary_spikes_deterministically(dvc_proje
     assert 0 < np.median(per_sample) < 32
 
     metrics = json.loads((dvc_project.root / "metrics" / "extractor.json").read_text())
-    assert metrics["source"] == "train"
+    assert metrics["extractor_source"] == "train"
     assert metrics["spike_width"] == 32
-    assert metrics["median_spikes"] == float(np.median(per_sample))
+    assert metrics["val_median_spikes"] == float(np.median(per_sample))
     assert metrics["neurons_never_firing"] < 32 and metrics["neurons_always_firing"] < 32
     for key in ("float_val_accuracy", "quantized_val_accuracy", "akida_val_accuracy"):
         assert metrics[key] > 0.4, (key, metrics)  # 4 classes: chance is 0.25 (measured: 0.61–0.68)
     assert "train_seconds" not in metrics  # wall-clock lives apart, so the metrics stay byte-stable
     assert json.loads((dvc_project.root / "metrics/time/extractor.json").read_text())["extractor_train_seconds"] > 0
 
+    # DVCLive's curves: one row per epoch and phase, no timestamp; its summary is the last epoch
+    root = dvc_project.root
+    live = json.loads((root / "dvclive/metrics.json").read_text())
+    assert live["step"] == 2 and set(live) == {"loss", "accuracy", "step"}
+    assert set(live["loss"]) == set(live["accuracy"]) == {"float_train", "float_val", "qat_train", "qat_val"}
+    assert (root / "dvclive/plots/metrics/loss/float_val.tsv").read_text().splitlines()[0] == "step\tfloat_val"
+    assert (root / "dvclive/plots/metrics/accuracy/qat_train.tsv").read_text().splitlines()[1].startswith("1\t")
+    assert not (root / "dvclive/dvc.yaml").exists() and not (root / "dvclive/report.html").exists()
+    # the classifier's confusion CSV: one row per validation sample, class names
+    rows = (root / "plots/confusion/extractor.csv").read_text().splitlines()
+    assert rows[0] == "actual,predicted" and len(rows) == 1 + len(ds.y_val)
+    assert {r.split(",")[0] for r in rows[1:]} == {str(c) for c in ds.classes}
+    # dvc plots sees the curves and the confusion matrices (templates confusion / confusion_normalized)
+    shown = json.loads(dvc_project.run("dvc", "plots", "show", "--json").stdout)["data"]
+    assert {"extractor_loss", "extractor_accuracy", "extractor_confusion", "extractor_confusion_normalized"} <= set(shown)
+    # no git side effect: only the stage's outputs changed, DVCLive made no commit, ref or experiment
+    status = dvc_project.run("git", "status", "--porcelain").stdout
+    assert not [line for line in status.splitlines() if "dvclive" not in line and "plots/" not in line
+                and "metrics/" not in line and "dvc.lock" not in line and ".gitignore" not in line], status
+    assert dvc_project.run("git", "rev-list", "--count", "--all").stdout.strip() == "2"
+    assert dvc_project.run("dvc", "exp", "list", "--all-commits").stdout.strip() == ""
+
     first = model_path.read_bytes()
+    tracked = ["metrics/extractor.json", "dvclive/metrics.json", "plots/confusion/extractor.csv",
+               *[str(p.relative_to(root)) for p in sorted((root / "dvclive/plots").rglob("*.tsv"))]]
+    before = {p: (root / p).read_bytes() for p in tracked}
     dvc_project.run("dvc", "repro", "-s", "-f", "extractor")
     assert model_path.read_bytes() == first, "same params and data must give a byte-identical .fbz"
+    assert {p: (root / p).read_bytes() for p in tracked} == before, "the curves and metrics are byte-stable too"
 
     # The user's own .fbz (here: the one just trained) through source=file gives the same spikes.
     user_model = dvc_project.root / "user" / "my_extractor.fbz"
@@ -63,11 +89,14 @@ def test_train_stage_in_dvc_gives_live_binary_spikes_deterministically(dvc_proje
     dvc_project.set_params(extractor={"source": "file", "path": "user/my_extractor.fbz"})
     dvc_project.run("dvc", "repro", "-s", "extractor")
     from_file = json.loads((dvc_project.root / "metrics" / "extractor.json").read_text())
-    assert from_file["source"] == "file"
+    assert from_file["extractor_source"] == "file"
     assert from_file["akida_val_accuracy"] is None
+    assert json.loads((root / "dvclive/metrics.json").read_text()) == {}  # nothing trained: no curve
+    assert [p.name for p in (root / "dvclive/plots").iterdir()] == ["no-curves.txt"]
+    assert (root / "plots/confusion/extractor.csv").read_text() == "actual,predicted\n"  # no classifier
     assert json.loads((dvc_project.root / "metrics/time/extractor.json").read_text())["extractor_train_seconds"] is None
-    assert {k: from_file[k] for k in ("spike_width", "median_spikes", "neurons_never_firing")} == \
-        {k: metrics[k] for k in ("spike_width", "median_spikes", "neurons_never_firing")}
+    assert {k: from_file[k] for k in ("spike_width", "val_median_spikes", "neurons_never_firing")} == \
+        {k: metrics[k] for k in ("spike_width", "val_median_spikes", "neurons_never_firing")}
     assert model_path.read_bytes() == first
 
 
@@ -103,8 +132,8 @@ def file_run(tmp_path):
 
 def test_file_good_binary_model_is_accepted(tmp_path, file_run):
     metrics = file_run(akida_model(tmp_path / "good.fbz"))
-    assert metrics["source"] == "file" and metrics["spike_width"] == 16
-    assert 0 < metrics["median_spikes"] < 16
+    assert metrics["extractor_source"] == "file" and metrics["spike_width"] == 16
+    assert 0 < metrics["val_median_spikes"] < 16
     saved = akida.Model(str(tmp_path / "out" / "extractor.fbz"))
     assert tuple(saved.output_shape) == (1, 1, 16)
 

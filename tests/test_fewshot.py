@@ -42,7 +42,8 @@ def tiny_inputs(root: Path, new_train: int = 12, new_val: int = 6) -> None:
     save_spikes(root / "data/spikes.npz", SpikeSet(extractor.forward(x_train), y_train, extractor.forward(x_val),
                                                     y_val, OLD))
     (root / "metrics").mkdir(parents=True, exist_ok=True)
-    (root / "metrics/weights.json").write_text(json.dumps({"num_weights": NUM_WEIGHTS}))
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    (root / "results/num_weights.json").write_text(json.dumps({"num_weights": NUM_WEIGHTS}))
     (root / "metrics/table.json").write_text(json.dumps({"plateau_neurons_per_class": NPC}))
 
 
@@ -53,7 +54,7 @@ def write_params(root: Path, **fewshot_values) -> None:
 
 def paths(root: Path) -> dict:
     return dict(spikes_path=root / "data/spikes.npz", new_words_path=root / "data/new_words.npz",
-                extractor_path=root / "models/extractor.fbz", weights_path=root / "metrics/weights.json",
+                extractor_path=root / "models/extractor.fbz", weights_path=root / "results/num_weights.json",
                 table_path=root / "metrics/table.json", metrics_path=root / "metrics/fewshot.json",
                 plot_path=root / "plots/fewshot.csv")
 
@@ -126,7 +127,7 @@ def test_stage_writes_rows_keyed_by_shots_with_intervals_deterministically(tiny,
     shutil.copytree(tiny, root)
     write_params(root)
     result = fewshot.run(root / "params.yaml", **paths(root))
-    saved = json.loads((root / "metrics/fewshot.json").read_text())
+    saved = json.loads((root / "metrics/fewshot.json").read_text())["fewshot"]
     assert list(saved["rows"]) == ["1", "4"] and saved["neurons_per_class"] == NPC
     for row in saved["rows"].values():
         assert row["new_accuracy"]["n"] == 2 and row["new_accuracy"]["ci95"] >= 0
@@ -171,7 +172,7 @@ def test_without_new_words_the_stage_says_why_and_the_pipeline_goes_on(tiny, tmp
     assert "BrainChip's pickle leaves out 'backward', 'follow' and 'forward'" in reason
     new_words.save_new_words(root / "data/new_words.npz", reason)
     assert fewshot.run(root / "params.yaml", **paths(root)) == {"available": False, "reason": reason}
-    assert json.loads((root / "metrics/fewshot.json").read_text())["reason"] == reason
+    assert json.loads((root / "metrics/fewshot.json").read_text())["fewshot"]["reason"] == reason
 
 
 def test_fewshot_params_are_checked():
@@ -205,10 +206,10 @@ def test_adding_a_shots_value_reruns_only_fewshot(dvc_project):
     dvc_project.set_params(fewshot={"shots": [1, 4], "seeds": [0, 1]})
     dvc_project.commit("tiny inputs")
     dvc_project.run("dvc", "repro")
-    assert list(json.loads((dvc_project.root / "metrics/fewshot.json").read_text())["rows"]) == ["1", "4"]
+    assert list(json.loads((dvc_project.root / "metrics/fewshot.json").read_text())["fewshot"]["rows"]) == ["1", "4"]
     dvc_project.commit("ran")
     assert "fewshot" not in dvc_project.run("dvc", "status").stdout
     dvc_project.set_params(fewshot={"shots": [1, 2, 4]})
     out = dvc_project.run("dvc", "repro").stdout
     assert "Running stage 'fewshot'" in out
-    assert list(json.loads((dvc_project.root / "metrics/fewshot.json").read_text())["rows"]) == ["1", "2", "4"]
+    assert list(json.loads((dvc_project.root / "metrics/fewshot.json").read_text())["fewshot"]["rows"]) == ["1", "2", "4"]

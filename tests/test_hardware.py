@@ -123,6 +123,8 @@ def stage_inputs(root: Path, extractor_path: Path, values=(ON_CHIP, 100, EXTERNA
     (root / "models/extractor.fbz").write_bytes(extractor_path.read_bytes())
     (root / "metrics").mkdir(exist_ok=True)
     (root / "metrics/weights.json").write_text(json.dumps({"num_weights": NUM_WEIGHTS}))
+    (root / "results").mkdir(exist_ok=True)
+    (root / "results/num_weights.json").write_text(json.dumps({"num_weights": NUM_WEIGHTS}))
     (root / "metrics/data.json").write_text(json.dumps({"num_classes": CLASSES}))
     params = yaml.safe_load((root / "params.yaml").read_text()) if (root / "params.yaml").exists() else {}
     params["table"] = {**params.get("table", {}), "neurons_per_class": list(values), "reference": values[0],
@@ -144,7 +146,7 @@ def test_table_rows_carry_the_hardware_columns(extractors, tmp_path):
     t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out, hardware_metrics=tmp_path / "hardware.json")
     for v in values:
         row = t["rows"][str(v)]
-        assert {c: row[c] for c in hardware.TABLE_COLUMNS} == {c: hw["rows"][str(v)][c] for c in hardware.TABLE_COLUMNS}
+        assert {c: row[c] for c in hardware.TABLE_COLUMNS} == {c: hw["mapped_rows"][str(v)][c] for c in hardware.TABLE_COLUMNS}
         assert "val_accuracy" in row
     assert t["hardware"] == {"device": "AKD1000", "max_on_chip_neurons_per_class": hw["max_on_chip_neurons_per_class"]}
     md = out[1].read_text()
@@ -154,10 +156,10 @@ def test_table_rows_carry_the_hardware_columns(extractors, tmp_path):
     assert f"stays in on-chip memory up to **{limit}**; beyond {limit} its weights move to external memory" in md
     csv = pd.read_csv(tmp_path / "hardware.csv")
     assert csv.neurons_per_class.tolist() == values and csv.edge_on_chip.tolist() == [1, 1, 0, 0]
-    assert csv.program_bytes.tolist()[:3] == [hw["rows"][str(v)]["program_bytes"] for v in values[:3]]
+    assert csv.program_bytes.tolist()[:3] == [hw["mapped_rows"][str(v)]["program_bytes"] for v in values[:3]]
     assert np.isnan(csv.program_bytes.iloc[3])  # does not map: no figure, not a zero
     # a hardware file made for another num_weights is stale, said in one line
-    stale = {**hw, "num_weights": NUM_WEIGHTS + 1}
+    stale = {**hw, "mapped_num_weights": NUM_WEIGHTS + 1}
     (tmp_path / "stale.json").write_text(json.dumps(stale))
     with pytest.raises(EdgetuneError, match=r"stale.json: mapped with num_weights = 9, .*rerun dvc repro hardware"):
         table.run(tmp_path / "params.yaml", tmp_path / "results", *out, hardware_metrics=tmp_path / "stale.json")
@@ -188,14 +190,14 @@ def test_dvc_stage_maps_every_value_and_reruns_on_its_params_only(dvc_project, e
     dvc_project.commit("tiny inputs")
     assert ran(dvc_project.run("dvc", "repro").stdout) == {"hardware"}
     hw = json.loads((root / "metrics/hardware.json").read_text())
-    assert list(hw["rows"]) == [str(ON_CHIP), str(EXTERNAL)] and hw["device"] == "AKD1000"
-    assert hw["rows"][str(ON_CHIP)]["edge_on_chip"] and not hw["rows"][str(EXTERNAL)]["edge_on_chip"]
+    assert list(hw["mapped_rows"]) == [str(ON_CHIP), str(EXTERNAL)] and hw["device"] == "AKD1000"
+    assert hw["mapped_rows"][str(ON_CHIP)]["edge_on_chip"] and not hw["mapped_rows"][str(EXTERNAL)]["edge_on_chip"]
     assert ON_CHIP <= hw["max_on_chip_neurons_per_class"] < EXTERNAL
     assert pd.read_csv(root / "plots/hardware.csv").neurons_per_class.tolist() == [ON_CHIP, EXTERNAL]
     shown = json.loads(dvc_project.run("dvc", "metrics", "show", "--json").stdout)
     read = shown[""]["data"]["metrics/hardware.json"]["data"]  # a metrics file DVC reads and diffs
     for key in ("program_bytes", "external_bytes", "nps", "edge_on_chip"):
-        assert read["rows"][str(EXTERNAL)][key] == hw["rows"][str(EXTERNAL)][key]
+        assert read["mapped_rows"][str(EXTERNAL)][key] == hw["mapped_rows"][str(EXTERNAL)][key]
     assert ran(dvc_project.run("dvc", "repro").stdout) == set()
     dvc_project.set_params(hardware={"device": "AKD1500"})
     assert ran(dvc_project.run("dvc", "repro").stdout) == {"hardware"}

@@ -50,12 +50,12 @@ def test_dvc_repro_downloads_once_converts_and_reports(dvc_project, loopback, tm
     assert data_metrics["source"] == "brainchip" and data_metrics["num_classes"] == CLASSES
     assert data_metrics["voices"] == {"train": 5, "val": 5}  # <speaker>_nohash_<n>: five speakers per split
     ext = json.loads((root / "metrics/extractor.json").read_text())
-    assert ext["source"] == "brainchip" and ext["spike_width"] == 64
-    assert 0 < ext["median_spikes"] < 64 and ext["akida_val_accuracy"] is not None
+    assert ext["extractor_source"] == "brainchip" and ext["spike_width"] == 64
+    assert 0 < ext["val_median_spikes"] < 64 and ext["akida_val_accuracy"] is not None
     weights = json.loads((root / "metrics/weights.json").read_text())
     assert weights["num_weights"] == int(1.2 * weights["median_spikes"])
     table = json.loads((root / "metrics/table.json").read_text())
-    assert table["neurons_per_class"] == [1, 2, 4] and table["num_classes"] == CLASSES
+    assert table["neurons_per_class"] == [1, 2, 4] and table["table_num_classes"] == CLASSES
     report = (root / "report/report.md").read_text()
     assert "## 6. Accuracy and time ratio: the table" in report and "near chance" not in report
     first = {p: (root / p).read_bytes() for p in ("data/kws.npz", "models/extractor.fbz")}

@@ -21,6 +21,8 @@ import pytest
 from akida_fixtures import make_tiny_extractor
 from conftest import DvcProject, copy_project
 from edgetune import report
+from edgetune.confusion import write_confusion_csv
+from edgetune.curves import training_curves
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
 from spike_fixtures import tiny_kws
@@ -28,13 +30,13 @@ from spike_fixtures import tiny_kws
 # The extractor stage's metrics/extractor.json, every key it writes (values of a plausible run).
 EXTRACTOR_METRICS = {
     "akida_val_accuracy": 0.8125, "firing_fraction": 0.3466, "float_val_accuracy": 0.8542,
-    "mean_spikes": 8.317, "median_spikes": 8.0, "neurons_always_firing": 0, "neurons_never_firing": 1,
-    "quantized_val_accuracy": 0.8333, "source": "train", "spike_width": 24,
-    "val_samples": 60,
+    "mean_spikes": 8.317, "val_median_spikes": 8.0, "neurons_always_firing": 0, "neurons_never_firing": 1,
+    "quantized_val_accuracy": 0.8333, "extractor_source": "train", "spike_width": 24,
+    "val_spike_samples": 60,
 }
 SWEEP_WORDS = ["six", "yes"]
 TABLE_VALUES = [1, 2, 4, 8]
-UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "hardware", "table",
+UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "extractor-time", "hardware", "table", "confusion",
             "fetch-new-words", "fewshot"]
 
 
@@ -46,6 +48,15 @@ def setup_upstream(project: DvcProject) -> None:
     make_tiny_extractor(root / "models" / "extractor.fbz", ds.x_train, width=24)
     (root / "metrics").mkdir(exist_ok=True)
     (root / "metrics" / "extractor.json").write_text(json.dumps(EXTRACTOR_METRICS, indent=2, sort_keys=True) + "\n")
+    # the extractor stage's other outputs, in its formats: a classifier that mistakes every 4th sample
+    # for the next class, DVCLive's (empty) curves, its time
+    predicted = ds.y_val.copy()
+    predicted[::4] = (predicted[::4] + 1) % len(ds.classes)
+    write_confusion_csv(root / "plots/confusion/extractor.csv", ds.y_val, predicted, ds.classes)
+    with training_curves(root / "dvclive"):
+        pass
+    (root / "metrics" / "time").mkdir(exist_ok=True)
+    (root / "metrics" / "time" / "extractor.json").write_text('{"extractor_train_seconds": null}\n')
     project.set_params(
         data={"source": "file", "path": "inputs/kws.npz"},
         weights={"fraction": 0.5, "factors": [0.6, 1.0, 1.2, 1.6, 2.0], "neurons_per_class": 4, "seeds": [0, 1, 2]},
@@ -54,6 +65,7 @@ def setup_upstream(project: DvcProject) -> None:
     )
     project.commit("tiny inputs")
     project.run("dvc", "repro", "-s", *UPSTREAM)
+    project.run("dvc", "commit", "-f", "-q", "extractor")  # its outputs, as if it had run: exps leave them be
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +180,7 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
 
     # every referenced figure exists, is a PNG, and the stages' PNGs are copied byte for byte
     figures = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", md)
-    assert len(figures) == 10
+    assert len(figures) == 12  # + the two confusion matrices
     for ref in figures:
         assert (root / "report" / ref).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", ref
     assert (root / "report/figures/table.png").read_bytes() == (root / "plots/table.png").read_bytes()
@@ -184,7 +196,7 @@ def test_html_is_one_self_contained_file_with_every_figure_embedded(project):
     html = (root / "report" / "report.html").read_text()
     md = (root / "report" / "report.md").read_text()
     srcs = re.findall(r'<img src="([^"]*)"', html)
-    assert len(srcs) == len(re.findall(r"!\[", md)) == 10
+    assert len(srcs) == len(re.findall(r"!\[", md)) == 12
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
     assert "<link" not in html and "<script" not in html
@@ -348,7 +360,7 @@ def test_factor_answer_says_best_indistinguishable_or_below_with_the_numbers():
 
 
 def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
-    ext = {**EXTRACTOR_METRICS, "source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
+    ext = {**EXTRACTOR_METRICS, "extractor_source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
            "akida_val_accuracy": None, "a_newer_key": 1}
     text = "\n".join(report.extractor_section(ext))
     assert "Source **file**." in text and "trained in" not in text
@@ -358,8 +370,8 @@ def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
 
 
 def test_stages_that_disagree_on_num_weights_are_flagged():
-    assert report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 9}) == []
-    (note, _) = report.consistency_notes({"num_weights": 9}, {"num_weights": 9}, {"num_weights": 12})
+    assert report.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 9}) == []
+    (note, _) = report.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 12})
     assert "**Warning:** the stages used different num_weights (weights 9, sweep 9, table 12)" in note
 
 
@@ -399,7 +411,7 @@ def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_k
                 "learned_knee": learned_knee, "learned_at_knee": None if learned_knee is None else 12.0,
                 "loss_knee_reason": None,
                 "learned_knee_reason": None if learned_knee else "no knee: kneedle found no bend above its threshold (S=1)"}
-    sw = {"neurons_per_class": [1, 8, 50, 100], "repetitions": 2, "num_weights": 9, "summary": {},
+    sw = {"sweep_neurons_per_class": [1, 8, 50, 100], "repetitions": 2, "sweep_num_weights": 9, "summary": {},
           "classes": {"_silence_": cls(40, [50, 100]), "six": cls(40, [50, 100], None), "up": cls(60, [100])}}
     text = "\n".join(report.sweep_section(sw, {w: w for w in sw["classes"]}))
     assert text.count("training samples, fewer than") == 2
@@ -427,3 +439,88 @@ def test_review_shows_the_reports_own_figures_of_both_sides(project):
     after = root / "review/plots/report-figures-knee-vs-plateau-png.workspace.png"
     assert base.read_bytes() == before and after.read_bytes() == (root / "report/figures/knee_vs_plateau.png").read_bytes()
     assert base.read_bytes() != after.read_bytes()  # one repetition instead of two moved the sweep's curves
+
+
+def test_report_names_the_most_confused_pairs_of_both_matrices(project):
+    root = project.root
+    project.run("dvc", "repro", "-s", "report")
+    md = (root / "report" / "report.md").read_text()
+    s = section(md, "Which words are confused")
+    ext = section(md, "The extractor's own classifier")
+    # every 4th sample of each class went to the next class (setup_upstream): the top pairs say so
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (\d+) \| ([\d.]+) % \|$", ext, re.M)
+    ext_csv = [line.split(",") for line in (root / "plots/confusion/extractor.csv").read_text().splitlines()[1:]]
+    wrong = {(a, p) for a, p in ext_csv if a != p}  # 4 classes: 4 pairs (each class → the next)
+    assert {(a, p) for a, p, _, _ in rows} == wrong and len(rows) == min(5, len(wrong)), ext
+    edge = section(md, "The edge layer at the table's reference value")
+    edge_csv = (root / "plots/confusion/edge.csv").read_text().splitlines()
+    mistakes = sum(1 for line in edge_csv[1:] if line.split(",")[0] != line.split(",")[1])
+    assert f"on {len(edge_csv) - 1} samples" in edge and mistakes > 0
+    # the very layer the table's reference row trains first (reference 4, first seed 0)
+    first_seed = read_json(root, "results/table/npc-4.json")["runs"][0]
+    assert first_seed["seed"] == 0 and first_seed["val_accuracy"] == pytest.approx(1 - mistakes / (len(edge_csv) - 1))
+    top = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (\d+) \|", edge, re.M)
+    pairs = {}
+    for line in edge_csv[1:]:
+        a, p = line.split(",")
+        if a != p:
+            pairs[(a, p)] = pairs.get((a, p), 0) + 1
+    assert int(top[0][2]) == max(pairs.values()) and len(top) == min(5, len(pairs))
+    for name in ("confusion_extractor.png", "confusion_edge.png"):
+        assert (root / "report" / "figures" / name).read_bytes().startswith(b"\x89PNG")
+        assert f"(figures/{name})" in s
+
+
+def flatten(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_metric_keys_are_unique_so_exp_show_only_changed_labels_every_column(project):
+    # Every metric name (dotted, as DVC flattens it) is in one metrics file only, and no stage
+    # reads a metrics file as params: else `dvc exp show` gives two columns one name and mislabels.
+    shown = json.loads(project.run("dvc", "metrics", "show", "--json").stdout)[""]["data"]
+    names = {}
+    for path, doc in shown.items():
+        for key in flatten(doc["data"]):
+            names.setdefault(key, []).append(path)
+    assert {k: v for k, v in names.items() if len(v) > 1} == {}
+    assert len(shown) >= 9, sorted(shown)
+
+    project.commit("upstream outputs")
+    for factor in ("1.6", "0.6"):
+        project.run("dvc", "exp", "run", "-s", "weights", "-S", f"weights.factor={factor}", "-n", f"factor-{factor}")
+    table = project.run("dvc", "exp", "show", "--md", "--only-changed").stdout
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert len(header) == len(set(header)), header
+    assert not [h for h in header if ":" in h], header  # no name needed its file to be told apart
+    params = {f"weights.{k}" for k in project.params()["weights"]}
+    assert set(header) - {"Experiment", "Created"} <= set(names) | params, header
+    assert {"weights.factor", "num_weights", "val_accuracy"} <= set(header)
+    # each column holds its own key's value, row by row
+    from test_experiments import md_rows
+
+    rows = {r["Experiment"]: r for r in md_rows(table)}
+    median = json.loads((project.root / "metrics/weights.json").read_text())["median_spikes"]
+    for factor in ("1.6", "0.6"):
+        row = next(r for name, r in rows.items() if f"[factor-{factor}]" in name)
+        assert row["weights.factor"] == factor
+        assert int(row["num_weights"]) == int(float(factor) * median + 1e-9), row
+
+
+def test_the_extractor_is_a_dvc_artifact_anyone_can_get(project, tmp_path):
+    project.commit("upstream outputs")
+    project.run("dvc", "push", "models/extractor.fbz")
+    listed = project.run("dvc", "ls", str(project.root), "models").stdout
+    assert "extractor.fbz" in listed
+    # a version registered the model-registry way (GTO's annotated tag `<artifact>@v<semver>`)
+    project.run("git", "tag", "-a", "extractor@v0.1.0", "-m", "Registering artifact extractor version v0.1.0")
+    out = tmp_path / "got.fbz"
+    got = project.run("dvc", "artifacts", "get", str(project.root), "extractor", "--rev", "v0.1.0", "-o", str(out))
+    assert out.read_bytes() == (project.root / "models/extractor.fbz").read_bytes(), got.stdout + got.stderr

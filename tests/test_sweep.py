@@ -102,7 +102,7 @@ def test_loss_falls_learned_saturates_and_knees_land_near_k(tmp_path):
     summary = metrics["summary"]
     assert summary["classes"] == 2 and summary["classes_with_loss_knee"] == 2
     assert summary["loss_knee_median"] == np.median([metrics["classes"][w]["loss_knee"] for w in ("three", "six")])
-    assert metrics["num_weights"] == NUM_WEIGHTS and metrics["trainings"] == 2 * len(VALUES) * 2
+    assert metrics["sweep_num_weights"] == NUM_WEIGHTS and metrics["trainings"] == 2 * len(VALUES) * 2
     assert metrics["jobs"] == 2 and "timing" not in metrics
     assert json.loads((tmp_path / "metrics" / "time" / "sweep.json").read_text())["sweep_wall_seconds"] > 0
     curves = pd.read_csv(tmp_path / "plots" / "sweep.csv")

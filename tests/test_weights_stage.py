@@ -42,7 +42,10 @@ def test_weights_stage_sets_num_weights_from_the_median_and_measures_the_factor_
     assert result["median_spikes"] == median
     assert isinstance(result["num_weights"], int) and result["num_weights"] == int(1.2 * median)
     assert edge.load_num_weights(root / "metrics" / "weights.json") == result["num_weights"]
-    assert (result["factor"], result["fraction"], result["neurons_per_class"]) == (1.2, 0.25, 4)
+    # the choice alone, what the table, hardware and confusion stages depend on
+    assert json.loads((root / "results" / "num_weights.json").read_text()) == {"num_weights": result["num_weights"]}
+    assert edge.load_num_weights(root / "results" / "num_weights.json") == result["num_weights"]
+    assert (result["factor"], result["fraction"], result["factor_neurons_per_class"]) == (1.2, 0.25, 4)
 
     # one row per factor (the chosen one included), each trained on the whole training set once per seed
     curve = pd.read_csv(root / "plots" / "weights" / "factor_curve.csv")
@@ -51,7 +54,7 @@ def test_weights_stage_sets_num_weights_from_the_median_and_measures_the_factor_
     assert curve["chosen"].tolist() == [0, 0, 1, 0, 0]
     assert ((curve["learned_neurons"] >= 1) & (curve["learned_neurons"] <= 16)).all()
     chosen = curve[curve["factor"] == 1.2].iloc[0]
-    assert result["val_accuracy"] == chosen["val_accuracy"] and result["seeds"] == [3, 4, 5]
+    assert result["val_accuracy"] == chosen["val_accuracy"] and result["factor_seeds"] == [3, 4, 5]
     assert result["val_accuracy_ci95"] == chosen["val_accuracy_ci95"] >= 0
     assert result["learned_neurons"] == chosen["learned_neurons"]
     # the verdict is the paired rule of edgetune.stats, on the curve's own gaps
@@ -60,7 +63,7 @@ def test_weights_stage_sets_num_weights_from_the_median_and_measures_the_factor_
     assert result["indistinguishable_factors"] == curve.loc[curve["below_best"] == 0, "factor"].tolist()
     assert result["best_factor"] in result["indistinguishable_factors"]
     assert result["best_factor"] in curve["factor"].tolist()
-    assert result["best_val_accuracy"] == curve["val_accuracy"].max()
+    assert result["best_factor_val_accuracy"] == curve["val_accuracy"].max()
     best = curve[curve["factor"] == result["best_factor"]].iloc[0]
     assert best["val_accuracy"] == curve["val_accuracy"].max() and result["best_num_weights"] == best["num_weights"]
     assert (root / "plots" / "weights" / "factor_curve.png").read_bytes()[:4] == b"\x89PNG"

@@ -4,7 +4,8 @@ The workflow tests (offline plots, review, experiments, benchmarks) are about DV
 about the science, so they run it on stages that take a fraction of a second:
 
 - ``toy`` reads params ``toy`` and its own code (``stages/toy.py`` + ``src/toycode.py``), writes
-  ``metrics/toy.json`` and the plot ``plots/toy.csv`` (value = gain × step);
+  ``metrics/toy.json``, the plot ``plots/toy.csv`` (value = gain × step) and ``figures/toy.svg``,
+  an image plot kept in DVC's cache (not in git) like the real pipeline's PNGs;
 - ``other`` reads params ``other`` only;
 - ``summary`` follows both (like the report follows the sweep).
 
@@ -42,6 +43,10 @@ with open("plots/toy.csv", "w", newline="") as f:
 Path("metrics").mkdir(exist_ok=True)
 metrics = {"gain": params["gain"], "total": sum(r["value"] for r in rows), "code_version": CODE_VERSION}
 Path("metrics/toy.json").write_text(json.dumps(metrics, sort_keys=True) + "\\n")
+# a figure in DVC's cache (not in git), as plots/table.png and the report's figures are
+Path("figures").mkdir(exist_ok=True)
+Path("figures/toy.svg").write_text(
+    f'<svg xmlns="http://www.w3.org/2000/svg" width="60" height="20"><text y="15">gain {params["gain"]}</text></svg>\\n')
 print(f"toy: code {CODE_VERSION} from {Path(__file__).resolve()}")
 '''
 
@@ -79,6 +84,7 @@ stages:
     outs:
     - plots/toy.csv:
         cache: false
+    - figures/toy.svg
     metrics:
     - metrics/toy.json:
         cache: false
@@ -105,6 +111,7 @@ plots:
     x: step
     y: value
     title: toy curve
+- figures/toy.svg
 """
 
 

@@ -29,6 +29,7 @@ import tf_keras as keras
 from cnn2snn import AkidaVersion, convert, quantize, quantize_layer, set_akida_version
 from tqdm import tqdm
 
+from edgetune.curves import Curves, keras_callback
 from edgetune.dataset import INPUT_SHAPE, KwsDataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import ExtractorParams
@@ -43,6 +44,7 @@ RELU_MAX = 6.0  # Akida 1.0 ReLUs are capped at 6 (akida_models' get_params_by_v
 # folded weights come out as garbage (val acc 3 %, measured): 0.9 does.
 BN_MOMENTUM = 0.9
 PREDICT_BATCH = 1024
+PHASES = ("float", "qat")  # training phases, as the curves name them
 BN_SAMPLES = 2048  # samples for the BatchNormalization statistics (≈ 65 MB of activations per layer)
 
 
@@ -151,7 +153,7 @@ class AugmentedBatches(keras.utils.Sequence):
 
 
 def _fit(model: keras.Model, ds: KwsDataset, p: ExtractorParams, epochs: int, lr: float, desc: str,
-         phase: int) -> None:
+         phase: int, curves: Curves | None = None) -> None:
     """Adam with a cosine-decayed learning rate on augmented batches (seeded by ``p.seed`` and ``phase``)."""
     batches = AugmentedBatches(ds.x_train, ds.y_train, p.batch_size, p.augment_shift, p.augment_noise,
                                seed=(p.seed, phase))
@@ -159,7 +161,7 @@ def _fit(model: keras.Model, ds: KwsDataset, p: ExtractorParams, epochs: int, lr
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(batches, epochs=epochs, shuffle=False, verbose=0, validation_data=(ds.x_val, ds.y_val),
-              callbacks=[EpochBar(desc, epochs)])
+              callbacks=[EpochBar(desc, epochs), keras_callback(curves, PHASES[phase])])
 
 
 def reestimate_batchnorm(model: keras.Model, x: np.ndarray) -> None:
@@ -224,24 +226,27 @@ class TrainedExtractor:
     float_accuracy: float
     quantized_accuracy: float
     akida_accuracy: float
+    val_predictions: np.ndarray  # the Akida model's class per validation sample (confusion matrix)
+
+
+def akida_predictions(model, x: np.ndarray) -> np.ndarray:
+    """Class predicted by a full Akida model for each sample: argmax of the last layer's potentials."""
+    out = [model.predict(x[start:start + PREDICT_BATCH]) for start in range(0, len(x), PREDICT_BATCH)]
+    return np.concatenate([o.reshape(len(o), -1).argmax(axis=-1) for o in out]).astype(np.int32)
 
 
 def akida_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of a full Akida model: argmax of the last layer's potentials."""
-    correct = 0
-    for start in range(0, len(x), PREDICT_BATCH):
-        out = model.predict(x[start:start + PREDICT_BATCH])
-        correct += int(np.sum(out.reshape(len(out), -1).argmax(axis=-1) == y[start:start + PREDICT_BATCH]))
-    return correct / len(x)
+    """Accuracy of a full Akida model."""
+    return float(np.mean(akida_predictions(model, x) == y))
 
 
-def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
+def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams, curves: Curves | None = None) -> TrainedExtractor:
     """Float training → quantize → calibrate → QAT → recalibrate → convert (DESIGN.md §4)."""
     seed_everything(p.seed)
     with set_akida_version(AkidaVersion.v1):
         model = build_dscnn_edge(ds.num_classes, p.conv_filters, p.separable_filters, p.spike_width)
         t0 = time.perf_counter()
-        _fit(model, ds, p, p.epochs, p.learning_rate, "float training", phase=0)
+        _fit(model, ds, p, p.epochs, p.learning_rate, "float training", phase=0, curves=curves)
         reestimate_batchnorm(model, _subset(ds.x_train, BN_SAMPLES, p.seed))
         float_acc = keras_accuracy(model, ds.x_val, ds.y_val)
         log.info("float model: val accuracy %.4f (%.0f s)", float_acc, time.perf_counter() - t0)
@@ -253,7 +258,7 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
                  keras_accuracy(quantized, ds.x_val, ds.y_val), firing_fraction(quantized, ds.x_val))
 
         t0 = time.perf_counter()
-        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware", phase=1)
+        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware", phase=1, curves=curves)
         calibrate_spike_layer(quantized, ds.x_train, p.firing_target)
         quantized_acc = keras_accuracy(quantized, ds.x_val, ds.y_val)
         log.info("fine-tuned and recalibrated: val accuracy %.4f, firing %.3f (%.0f s)",
@@ -263,6 +268,7 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
             ak_model = convert(quantized)
         except Exception as exc:  # the toolchain's refusal, in one line
             raise EdgetuneError(f"cnn2snn.convert refused the DS-CNN-edge: {exc}") from None
-    ak_acc = akida_accuracy(ak_model, ds.x_val, ds.y_val)
+    predictions = akida_predictions(ak_model, ds.x_val)
+    ak_acc = float(np.mean(predictions == ds.y_val))
     log.info("Akida model: val accuracy %.4f", ak_acc)
-    return TrainedExtractor(ak_model, float_acc, quantized_acc, ak_acc)
+    return TrainedExtractor(ak_model, float_acc, quantized_acc, ak_acc, predictions)

@@ -266,6 +266,6 @@ def read_positive_int(path: str | Path, key: str, stage: str) -> int:
     return value
 
 
-def load_num_weights(path: str | Path = "metrics/weights.json") -> int:
-    """num_weights chosen by the weights stage (its ``metrics/weights.json``), for sweep and table."""
+def load_num_weights(path: str | Path = "results/num_weights.json") -> int:
+    """num_weights chosen by the weights stage (``results/num_weights.json``, also in its metrics)."""
     return read_positive_int(path, "num_weights", "weights")

@@ -25,6 +25,8 @@ import akida
 import numpy as np
 
 from edgetune.atomic import atomic_path, write_json
+from edgetune.confusion import write_confusion_csv
+from edgetune.curves import DVCLIVE_DIR, Curves, training_curves
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.logs import import_tensorflow_quietly
@@ -35,7 +37,8 @@ from edgetune.timing import time_metrics_path
 log = logging.getLogger("extractor")
 
 CHECK_SAMPLES = 32  # samples forwarded first, to refuse a wrong model before the full pass
-FORWARD_BATCH = 1024  # keeps the forward's memory bounded on large datasets
+FORWARD_BATCH = 1024
+CONFUSION_CSV = "plots/confusion/extractor.csv"  # the full model's classifier on the validation split  # keeps the forward's memory bounded on large datasets
 
 
 @dataclass(frozen=True)
@@ -47,37 +50,40 @@ class Extractor:
     quantized_accuracy: float | None = None
     akida_accuracy: float | None = None
     train_seconds: float | None = None
+    val_predictions: np.ndarray | None = None  # the full model's classes on the validation split
 
 
-def from_training(ds: KwsDataset, params: ExtractorParams) -> Extractor:
+def from_training(ds: KwsDataset, params: ExtractorParams, curves: Curves | None = None) -> Extractor:
     import_tensorflow_quietly()
     from edgetune import dscnn
 
     t0 = time.perf_counter()
-    trained = dscnn.train_dscnn_edge(ds, params)
+    trained = dscnn.train_dscnn_edge(ds, params, curves)
     seconds = time.perf_counter() - t0
     model = trained.akida_model
     log.info("Akida summary of the full model (the classifier is removed next):\n%s", akida_summary(model))
     model.pop_layer()
-    return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds)
+    return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds,
+                     trained.val_predictions)
 
 
 def from_brainchip(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     """BrainChip's pretrained model from ``extractor.url`` (:mod:`edgetune.brainchip_model`), classifier removed."""
     from edgetune import brainchip_model
-    from edgetune.dscnn import akida_accuracy
+    from edgetune.dscnn import akida_predictions
 
     model = brainchip_model.load(params.url, params.sha256)
     log.info("Akida summary of BrainChip's model (the classifier is removed next):\n%s", akida_summary(model))
-    accuracy = None
+    accuracy = predictions = None
     # BrainChip's labels are its word_to_index: comparable only on BrainChip's own dataset.
     if ds.meta.get("source") == "brainchip" and model.output_shape[-1] == ds.num_classes:
-        accuracy = akida_accuracy(model, ds.x_val, ds.y_val)
+        predictions = akida_predictions(model, ds.x_val)
+        accuracy = float(np.mean(predictions == ds.y_val))
         log.info("BrainChip's model: Akida val accuracy %.4f", accuracy)
     else:
         log.info("dataset is not BrainChip's (its labels differ): no accuracy for the pretrained classifier")
     model.pop_layer()
-    return Extractor(model, akida_accuracy=accuracy)
+    return Extractor(model, akida_accuracy=accuracy, val_predictions=predictions)
 
 
 def from_file(path: Path) -> Extractor:
@@ -171,40 +177,48 @@ def spike_statistics(spikes: np.ndarray) -> dict:
     per_neuron = spikes.mean(axis=0)
     return {
         "spike_width": int(spikes.shape[1]),
-        "median_spikes": float(np.median(per_sample)),
+        "val_median_spikes": float(np.median(per_sample)),
         "mean_spikes": round(float(per_sample.mean()), 3),
         "firing_fraction": round(float(spikes.mean()), 4),
         "neurons_never_firing": int(np.sum(per_neuron == 0)),
         "neurons_always_firing": int(np.sum(per_neuron == 1)),
-        "val_samples": int(len(spikes)),
+        "val_spike_samples": int(len(spikes)),
     }
 
 
-def build_extractor(ds: KwsDataset, params: ExtractorParams) -> Extractor:
+def build_extractor(ds: KwsDataset, params: ExtractorParams, curves: Curves | None = None) -> Extractor:
     if params.source == "train":
-        return from_training(ds, params)
+        return from_training(ds, params, curves)
     if params.source == "brainchip":
         return from_brainchip(ds, params)
     return from_file(Path(params.path))
 
 
 def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/kws.npz",
-        model_path: str | Path = "models/extractor.fbz", metrics_path: str | Path = "metrics/extractor.json") -> dict:
+        model_path: str | Path = "models/extractor.fbz", metrics_path: str | Path = "metrics/extractor.json",
+        curves_dir: str | Path | None = None, confusion_path: str | Path | None = None) -> dict:
+    """Build, check and save the extractor. The curves and the confusion CSV default to their places
+    beside ``metrics/`` (``dvclive/``, ``plots/confusion/extractor.csv`` under the same root)."""
+    root = Path(metrics_path).parent.parent
+    curves_dir = root / DVCLIVE_DIR if curves_dir is None else curves_dir
+    confusion_path = root / CONFUSION_CSV if confusion_path is None else confusion_path
     params = load_params(params_path).extractor
     ds = load_dataset(data_path)
     log.info("source %s; dataset %s: %d train, %d val, %d classes", params.source, data_path,
              len(ds.x_train), len(ds.x_val), ds.num_classes)
-    extractor = build_extractor(ds, params)
+    with training_curves(curves_dir) as curves:  # DVCLive: per-epoch loss/accuracy (empty unless trained)
+        extractor = build_extractor(ds, params, curves)
     origin = f"extractor.source = '{params.source}'" + (f", path '{params.path}'" if params.source == "file" else "")
     log.info("Akida summary of the extractor:\n%s", akida_summary(extractor.model))
     spikes = check_extractor(extractor.model, ds.x_val, origin)
     metrics = {
-        "source": params.source,
+        "extractor_source": params.source,
         "float_val_accuracy": _rounded(extractor.float_accuracy),
         "quantized_val_accuracy": _rounded(extractor.quantized_accuracy),
         "akida_val_accuracy": _rounded(extractor.akida_accuracy),
         **spike_statistics(spikes),
     }
+    write_confusion_csv(confusion_path, ds.y_val, extractor.val_predictions, ds.classes)
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
     metrics["hardware"] = map_extractor(model_path)  # the saved model alone, on each virtual device
@@ -212,7 +226,7 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
     write_json(time_metrics_path(metrics_path, "extractor"),
                {"extractor_train_seconds": None if extractor.train_seconds is None else round(extractor.train_seconds, 1)})
     log.info("wrote %s: %d spikes per sample, median %.0f; %d neurons never fire, %d always fire",
-             model_path, metrics["spike_width"], metrics["median_spikes"], metrics["neurons_never_firing"],
+             model_path, metrics["spike_width"], metrics["val_median_spikes"], metrics["neurons_never_firing"],
              metrics["neurons_always_firing"])
     return metrics
 

@@ -198,7 +198,7 @@ def measure(p: FewshotParams, learning_competition: float, num_weights: int, npc
 
 def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data/spikes.npz",
         new_words_path: str | Path = NEW_WORDS_PATH, extractor_path: str | Path = "models/extractor.fbz",
-        weights_path: str | Path = "metrics/weights.json", table_path: str | Path = "metrics/table.json",
+        weights_path: str | Path = "results/num_weights.json", table_path: str | Path = "metrics/table.json",
         metrics_path: str | Path = METRICS, plot_path: str | Path = PLOT) -> dict:
     start = time.perf_counter()
     params = load_params(params_path)
@@ -206,7 +206,7 @@ def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data
     new = load_new_words(new_words_path)
     if isinstance(new, str):  # no new words with this data source: said, and the pipeline goes on
         log.warning("fewshot: no new words, nothing measured: %s", new)
-        write_json(metrics_path, {"available": False, "reason": new})
+        write_json(metrics_path, {"fewshot": {"available": False, "reason": new}})
         write_text(plot_path, ",".join(PLOT_COLUMNS) + "\n")
         write_json(time_metrics_path(metrics_path, "fewshot"), {"fewshot_seconds": 0.0})
         return {"available": False, "reason": new}
@@ -229,7 +229,7 @@ def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data
         "new_val_samples": int(len(new.y_val)), "old_val_samples": int(len(old.y_val)),
         "interval": stats.INTERVAL_NAME, "rows": rows, "runs": runs,
     }
-    write_json(metrics_path, result)
+    write_json(metrics_path, {"fewshot": result})  # one top key: its names are unique among metrics files
     write_text(plot_path, plot_csv(rows))
     seconds = time.perf_counter() - start
     write_json(time_metrics_path(metrics_path, "fewshot"),

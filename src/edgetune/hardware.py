@@ -92,7 +92,7 @@ def largest_on_chip(on_chip, ceiling: int = MAX_NEURONS_PER_CLASS) -> tuple[int,
 
 
 def run(params_path: str | Path = "params.yaml", extractor: str | Path = "models/extractor.fbz",
-        weights: str | Path = "metrics/weights.json", data: str | Path = "metrics/data.json",
+        weights: str | Path = "results/num_weights.json", data: str | Path = "metrics/data.json",
         metrics: str | Path = METRICS, plot_csv: str | Path = PLOT_CSV) -> dict:
     params = load_params(params_path)
     name, values = params.hardware.device, params.table.neurons_per_class
@@ -107,14 +107,14 @@ def run(params_path: str | Path = "params.yaml", extractor: str | Path = "models
     limit, maps = largest_on_chip(lambda n: setting(n)["edge_on_chip"])
     result = {
         "device": name,
-        "num_classes": num_classes,
-        "num_weights": num_weights,
-        "neurons_per_class": list(values),
+        "mapped_num_classes": num_classes,
+        "mapped_num_weights": num_weights,
+        "mapped_neurons_per_class": list(values),
         # the largest value whose edge layer stays in on-chip memory (0: none does); maps the search made
         "max_on_chip_neurons_per_class": limit,
         "bisection_maps": maps,
         "extractor": mapping_figures(load_model(extractor), name),
-        "rows": rows,
+        "mapped_rows": rows,
     }
     write_json(metrics, result)
     lines = [",".join(PLOT_COLUMNS)]
@@ -138,14 +138,15 @@ def merge_into_table(t: dict, path: str | Path = METRICS) -> dict:
     except json.JSONDecodeError as exc:
         raise EdgetuneError(f"{path}: not valid JSON ({exc}); rerun dvc repro hardware") from None
     for key in ("num_weights", "num_classes"):
-        if hw.get(key) != t[key]:
-            raise EdgetuneError(f"{path}: mapped with {key} = {hw.get(key)!r}, but the table trained with {t[key]!r}; "
+        if hw.get(f"mapped_{key}") != t[f"table_{key}"]:
+            raise EdgetuneError(f"{path}: mapped with {key} = {hw.get(f'mapped_{key}')!r}, but the table trained with "
+                                f"{t[f'table_{key}']!r}; "
                                 "it is stale, rerun dvc repro hardware")
-    missing = [v for v in t["neurons_per_class"] if str(v) not in hw.get("rows", {})]
+    missing = [v for v in t["neurons_per_class"] if str(v) not in hw.get("mapped_rows", {})]
     if missing:
         raise EdgetuneError(f"{path}: no mapping for neurons_per_class {missing}; rerun dvc repro hardware")
     for key, row in t["rows"].items():
-        row.update({c: hw["rows"][key][c] for c in TABLE_COLUMNS})
+        row.update({c: hw["mapped_rows"][key][c] for c in TABLE_COLUMNS})
     t["hardware"] = {"device": hw["device"], "max_on_chip_neurons_per_class": hw["max_on_chip_neurons_per_class"]}
     return t
 

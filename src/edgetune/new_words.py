@@ -151,7 +151,7 @@ def run(params_path: str | Path = "params.yaml", dataset_path: Path = DATASET, o
     seconds = time.perf_counter() - start
     save_new_words(out_path, new)
     metrics = new_words_metrics(new)
-    write_json(metrics_path, metrics)
+    write_json(metrics_path, {"new_words": metrics})  # one top key: its names are unique among metrics files
     write_json(time_metrics_path(metrics_path, "new_words"), {"new_words_seconds": round(seconds, 1)})
     if not isinstance(new, str):
         log.info("%s: %s, %d train / %d val samples, %.1f s", out_path, ", ".join(metrics["words"]),

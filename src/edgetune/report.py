@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgetune import chance, hardware
+from edgetune import chance, hardware, report_confusion
 from edgetune.errors import EdgetuneError
 from edgetune.table_markdown import check_sentence
 
@@ -64,6 +64,8 @@ INPUTS = {
     "table": Input("metrics/table.json", "table"),
     "table_time": Input("metrics/time/table.json", "table"),
     "table_png": Input("plots/table.png", "table"),
+    "extractor_confusion": Input("plots/confusion/extractor.csv", "extractor"),
+    "edge_confusion": Input("plots/confusion/edge.csv", "confusion"),
 }
 
 
@@ -325,7 +327,7 @@ def data_section(data: dict) -> list[str]:
 
 
 def extractor_section(ext: dict) -> list[str]:
-    source = need(ext, "source", "extractor")
+    source = need(ext, "extractor_source", "extractor")
     rows = [
         ["float model", pct(ext.get("float_val_accuracy"))],
         ["quantized model", pct(ext.get("quantized_val_accuracy"))],
@@ -346,7 +348,7 @@ def extractor_section(ext: dict) -> list[str]:
         "",
         *md_table(["spike output", "value"], [
             ["spike width (neurons)", need(ext, "spike_width", "extractor")],
-            ["spikes per sample, median", num(need(ext, "median_spikes", "extractor"))],
+            ["spikes per sample, median", num(need(ext, "val_median_spikes", "extractor"))],
             ["spikes per sample, mean", num(ext.get("mean_spikes"))],
             ["firing fraction", pct(ext.get("firing_fraction"))],
             ["neurons that never fire", num(ext.get("neurons_never_firing"))],
@@ -405,11 +407,11 @@ def weights_section(w: dict, curve: pd.DataFrame) -> list[str]:
         f"(a fraction {num(need(w, 'fraction', 'weights'))} of train): **{num(median)}** "
         f"(over all of train: {num(w.get('all_train_median_spikes'))}). "
         f"num_weights = int({num(factor)} × {num(median)}) = **{num_weights}**"
-        + (f", clamped to the spike width {w.get('width')}" if w.get("clamped") else "") + ".",
+        + (f", clamped to the spike width {w.get('clamp_width')}" if w.get("clamped") else "") + ".",
         "",
         f"The factor, measured rather than trusted: the edge layer trained on all of train at "
-        f"{need(w, 'neurons_per_class', 'weights')} neurons per class for each factor, once per seed "
-        f"({len(need(w, 'seeds', 'weights'))} seeds; mean ± {need(w, 'interval', 'weights')}; "
+        f"{need(w, 'factor_neurons_per_class', 'weights')} neurons per class for each factor, once per seed "
+        f"({len(need(w, 'factor_seeds', 'weights'))} seeds; mean ± {need(w, 'factor_interval', 'weights')}; "
         "← the chosen factor, ★ the best; *gap*: the best's accuracy minus this factor's, seed by seed).",
         "",
     ]
@@ -426,7 +428,7 @@ def weights_section(w: dict, curve: pd.DataFrame) -> list[str]:
 
 
 def sweep_section(sw: dict, stems: dict[str, str]) -> list[str]:
-    values = need(sw, "neurons_per_class", "sweep")
+    values = need(sw, "sweep_neurons_per_class", "sweep")
     classes = need(sw, "classes", "sweep")
     lines = [
         "## 5. Neurons per class: the sweep",
@@ -434,7 +436,7 @@ def sweep_section(sw: dict, stems: dict[str, str]) -> list[str]:
         f"The tutorial's §4 for {len(classes)} class(es): for each of {len(values)} values of neurons per class "
         f"({values[0]}–{values[-1]}), an edge layer trained on the class's samples alone "
         f"({need(sw, 'repetitions', 'sweep')} repetitions, the minimum kept; num_weights "
-        f"{need(sw, 'num_weights', 'sweep')}). Loss per sample = num_weights − the best neuron's potential. "
+        f"{need(sw, 'sweep_num_weights', 'sweep')}). Loss per sample = num_weights − the best neuron's potential. "
         "The knee, where the curve bends and flattens, is found by kneedle on a log axis.",
         "",
     ]
@@ -505,7 +507,7 @@ def table_section(t: dict, tm: dict) -> list[str]:
         "## 6. Accuracy and time ratio: the table",
         "",
         f"Full trainings on all {need(t, 'train_samples', 'table')} training samples "
-        f"({need(t, 'num_classes', 'table')} classes, num_weights {need(t, 'num_weights', 'table')}), "
+        f"({need(t, 'table_num_classes', 'table')} classes, num_weights {need(t, 'table_num_weights', 'table')}), "
         f"validated on {need(t, 'val_samples', 'table')} samples, once per seed ({seeds}): mean ± "
         f"{need(t, 'interval', 'table')}. *Gap to the best*: the best value's accuracy minus this one's, seed by "
         "seed (the seeds share their training order at every value), with its interval; *below* when the whole "
@@ -524,7 +526,7 @@ def table_section(t: dict, tm: dict) -> list[str]:
         image("table.png", "Accuracy and time ratio against neurons per class"),
         "",
     ]
-    near_chance = chance.warning(need(t, "best_val_accuracy", "table"), need(t, "num_classes", "table"))
+    near_chance = chance.warning(need(t, "best_val_accuracy", "table"), need(t, "table_num_classes", "table"))
     if near_chance:
         lines[-2:-2] = [f"**Warning:** {near_chance}.", ""]  # under the plateau sentence, above the figure
     if "hardware" in t:  # the hardware stage's on-chip limit, next to the plateau
@@ -649,7 +651,7 @@ def _knee_sentence(name: str, a: KneeAnswer, plateau_ratio: float) -> str:
 
 def consistency_notes(w: dict, sw: dict, t: dict) -> list[str]:
     """The three learning stages must share num_weights; if not, some output is stale (run under -s)."""
-    seen = {"weights": w.get("num_weights"), "sweep": sw.get("num_weights"), "table": t.get("num_weights")}
+    seen = {"weights": w.get("num_weights"), "sweep": sw.get("sweep_num_weights"), "table": t.get("table_num_weights")}
     if len(set(seen.values())) > 1:
         detail = ", ".join(f"{k} {v}" for k, v in seen.items())
         return [f"**Warning:** the stages used different num_weights ({detail}); some outputs are stale, "
@@ -674,10 +676,11 @@ def build_markdown(root: Path) -> tuple[str, dict]:
     curve = load_csv(root, "factor_curve", FACTOR_COLUMNS)
     sweep_curves = load_csv(root, "sweep_curves", SWEEP_COLUMNS)
     stems = {word: file_stem(word) for word in need(sw, "classes", "sweep")}
-    factor = answer_factor(curve, float(need(w, "factor", "weights")), len(need(w, "seeds", "weights")),
-                           int(need(w, "neurons_per_class", "weights")))
+    factor = answer_factor(curve, float(need(w, "factor", "weights")), len(need(w, "factor_seeds", "weights")),
+                           int(need(w, "factor_neurons_per_class", "weights")))
     knees = answer_knees(sw, t, tm)
     plateau = knees[0].plateau
+    matrices = report_confusion.load({key: root / INPUTS[key].path for key in report_confusion.MATRICES})
     lines = [
         "# Akida learning parameters, measured",
         "",
@@ -700,6 +703,7 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         *weights_section(w, curve),
         *sweep_section(sw, stems),
         *table_section(t, tm),
+        *report_confusion.section(matrices, image),
         "## 7. The two questions the tutorial leaves open",
         "",
         *factor_answer_lines(factor),
@@ -713,7 +717,7 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         "",
     ]
     context = {"factor": factor, "knees": knees, "curve": curve, "sweep": sw, "sweep_curves": sweep_curves,
-               "table": t, "stems": stems}
+               "table": t, "stems": stems, "confusion": matrices}
     return "\n".join(lines), context
 
 
@@ -741,6 +745,7 @@ def write_figures(root: Path, figures: Path, context: dict) -> None:
     if len(sw["classes"]) > 1:
         report_figures.sweep_all_classes(context["sweep_curves"], sw, figures / "sweep_all_classes.png")
     report_figures.factor_question(context["curve"], context["factor"], figures / "factor_question.png")
+    report_confusion.write_figures(context["confusion"], figures)
     report_figures.knee_vs_plateau(context["table"], context["sweep_curves"], sw, context["knees"],
                                    figures / "knee_vs_plateau.png")
 

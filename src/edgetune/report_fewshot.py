@@ -21,7 +21,7 @@ def fewshot_section(root: Path) -> list[str]:
     path = Path(root) / FEWSHOT
     if not path.is_file():
         return []
-    f = json.loads(path.read_text())
+    f = json.loads(path.read_text()).get("fewshot", {})
     lines = ["## 8. New words on the device: k shots each", ""]
     if not f.get("available"):
         return lines + [f"Not measured: {f.get('reason')}", ""]

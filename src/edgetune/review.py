@@ -45,6 +45,21 @@ def run_dvc(*args: str, cwd: Path) -> str:
     return proc.stdout
 
 
+def fetch_revision(commit: str, repo: Path) -> None:
+    """Bring ``commit``'s cached outputs from the default remote into the cache, so that
+    ``dvc plots diff`` finds both sides of the cached figures (``dvc fetch`` has no ``--rev``; its
+    API does). No remote, or outputs never pushed: a warning, and those figures stay "(absent)"."""
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo)) as dvc_repo:
+            count = dvc_repo.fetch(revs=[commit], workspace=False)
+        log.info("fetched %d file(s) of %s from the remote", count, commit[:8])
+    except Exception as exc:  # NoRemoteError, DownloadError (some outputs never pushed), …
+        log.warning("could not fetch %s's cached outputs (%s); its cached figures may be absent",
+                    commit[:8], str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
 def resolve_base(base: str, repo: Path) -> str:
     """The commit ``base`` names, or an error telling what to pass instead."""
     proc = subprocess.run(
@@ -139,6 +154,7 @@ def build_review(base: str, repo: Path = Path("."), out_dir: Path = Path("review
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True)
     log.info("%s (%s) → workspace", base, commit[:8])
 
+    fetch_revision(commit, repo)
     params = run_dvc("params", "diff", base, "--md", cwd=repo)
     metrics = run_dvc("metrics", "diff", base, "--md", cwd=repo)
     with tempfile.TemporaryDirectory(prefix="edgetune-review-") as tmp:

@@ -420,8 +420,8 @@ def run(
     with atomic_path(curves_path, suffix=".csv") as tmp:
         pd.concat(tables, ignore_index=True).to_csv(tmp, index=False, float_format="%.6g")
     metrics = {
-        "num_weights": num_weights,
-        "neurons_per_class": npc,
+        "sweep_num_weights": num_weights,
+        "sweep_neurons_per_class": npc,
         "repetitions": params.repetitions,
         "trainings": len(chosen) * len(npc) * params.repetitions,
         "classes": per_class,

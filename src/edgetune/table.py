@@ -139,7 +139,7 @@ def time_rows(table: TableParams, times: list[dict], forward: dict, results_dir:
         }
     ratios = [rows[str(v)]["time_ratio_model"] for v in table.neurons_per_class]
     return {
-        "reference": table.reference,
+        "time_reference": table.reference,
         "method": f"whole model (v) = F + E(v); F: extractor forward over all {forward['samples']} training "
                   f"samples, min of {forward['forward']['repeats']}; E(v): {EDGE_TIMING}, "
                   f"{edge_fit[table.reference]['repeats']} repeats",
@@ -168,8 +168,8 @@ def build_table(table: TableParams, results_dir: str | Path = RESULTS_DIR) -> tu
         "seeds": list(table.seeds),
         "interval": stats.INTERVAL_NAME,
         "learning_competition": table.learning_competition,
-        "num_weights": ref["num_weights"],
-        "num_classes": ref["num_classes"],
+        "table_num_weights": ref["num_weights"],
+        "table_num_classes": ref["num_classes"],
         "train_samples": ref["train_samples"],
         "val_samples": ref["val_samples"],
         "neurons_per_class": list(table.neurons_per_class),
@@ -241,7 +241,7 @@ def run(params_path: str | Path = "params.yaml", results_dir: str | Path = RESUL
     log.info("table of %d values written to %s; accuracy stops rising at %d neurons per class; time ratios %s",
              len(t["neurons_per_class"]), markdown, t["plateau_neurons_per_class"],
              "monotone" if tm["monotone"] else "NOT monotone")
-    near_chance = chance.warning(t["best_val_accuracy"], t["num_classes"])
+    near_chance = chance.warning(t["best_val_accuracy"], t["table_num_classes"])
     if near_chance:
         log.warning("%s", near_chance)
     return t

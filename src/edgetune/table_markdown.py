@@ -36,7 +36,7 @@ def render_markdown(t: dict, tm: dict) -> str:
         "# Validation accuracy and time ratio per neurons per class",
         "",
         f"Full trainings of the edge layer on all {t['train_samples']} training samples "
-        f"({t['num_classes']} classes, num_weights = {t['num_weights']}, learning_competition = "
+        f"({t['table_num_classes']} classes, num_weights = {t['table_num_weights']}, learning_competition = "
         f"{t['learning_competition']}), validated on {t['val_samples']} samples; mean over seeds {seeds} "
         f"± the {t['interval']}. *Gap to best*: the best value's accuracy minus this row's, seed by seed "
         "(paired), with its interval; *below* when the whole interval is above zero.",
@@ -53,7 +53,7 @@ def render_markdown(t: dict, tm: dict) -> str:
     for key in map(str, t["neurons_per_class"]):
         r, m = t["rows"][key], tm["rows"][key]
         mark = " ←" if int(key) == t["plateau_neurons_per_class"] else ""
-        units = int(key) * t["num_classes"]
+        units = int(key) * t["table_num_classes"]
         gap = ("best" if int(key) == t["best_neurons_per_class"] else
                f"{100 * r['gap_to_best']:.1f} ± {100 * r['gap_to_best_ci95']:.1f}" + (" below" if r["below_best"] else ""))
         lines.append(

@@ -34,7 +34,7 @@ from edgetune.spikefile import SpikeSet, load_spikes
 from edgetune.timing import Timing
 
 SPIKES = "data/spikes.npz"
-WEIGHTS = "metrics/weights.json"
+WEIGHTS = "results/num_weights.json"  # the weights stage's choice, alone
 RESULTS_DIR = "results/table"
 # Scoring holds a (batch × units) float32 block: 2**24 elements = 64 MB whatever the layer size.
 SCORE_ELEMENTS = 2**24

@@ -32,6 +32,7 @@ log = logging.getLogger("edgetune.weights")
 
 SPIKES = Path("data/spikes.npz")
 METRICS = Path("metrics/weights.json")
+NUM_WEIGHTS = Path("results/num_weights.json")  # the choice alone: what later stages depend on
 PLOTS = Path("plots/weights")
 
 
@@ -146,7 +147,8 @@ def write_plots(curve: pd.DataFrame, chosen: float, best: float, out_dir: str | 
 
 
 def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
-        metrics_path: str | Path = METRICS, plots_path: str | Path = PLOTS) -> dict:
+        metrics_path: str | Path = METRICS, plots_path: str | Path = PLOTS,
+        num_weights_path: str | Path | None = None) -> dict:
     params = load_params(params_path).weights
     spikes = load_spikes(spikes_path)
     n = len(spikes.x_train)
@@ -171,24 +173,27 @@ def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKE
         "factor": params.factor,
         "fraction": params.fraction,
         "samples_used": int(len(subset)),
-        "width": spikes.width,
+        "clamp_width": spikes.width,
         "clamped": clamped,
-        "neurons_per_class": params.neurons_per_class,
-        "seeds": list(params.seeds),
-        "interval": stats.INTERVAL_NAME,
+        "factor_neurons_per_class": params.neurons_per_class,
+        "factor_seeds": list(params.seeds),
+        "factor_interval": stats.INTERVAL_NAME,
         "val_accuracy": float(chosen["val_accuracy"]),
         "val_accuracy_ci95": float(chosen["val_accuracy_ci95"]),
         "learned_neurons": float(chosen["learned_neurons"]),
         "best_factor": float(best["factor"]),
         "best_num_weights": int(best["num_weights"]),
-        "best_val_accuracy": float(best["val_accuracy"]),
+        "best_factor_val_accuracy": float(best["val_accuracy"]),
         "chosen_gap_to_best": float(chosen["gap_to_best"]),
         "chosen_gap_to_best_ci95": float(chosen["gap_to_best_ci95"]),
         "chosen_verdict": verdict(curve, params.factor),
         "indistinguishable_factors": [float(f) for f in curve.loc[curve["below_best"] == 0, "factor"]],
     }
     write_json(metrics_path, result)
+    # beside metrics/, as results/num_weights.json is beside metrics/weights.json
+    write_json(Path(metrics_path).parent.parent / NUM_WEIGHTS if num_weights_path is None else num_weights_path,
+               {"num_weights": num_weights})
     log.info("chosen factor %g: val accuracy %.4f; best factor %g (num_weights %d): val accuracy %.4f; chosen is %s",
              params.factor, result["val_accuracy"], result["best_factor"], result["best_num_weights"],
-             result["best_val_accuracy"], result["chosen_verdict"])
+             result["best_factor_val_accuracy"], result["chosen_verdict"])
     return result
