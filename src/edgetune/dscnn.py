@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from edgetune.dataset import INPUT_SHAPE, KwsDataset
 from edgetune.errors import EdgetuneError
+from edgetune.mfcc_augment import spec_augment
 from edgetune.params import ExtractorParams
 
 log = logging.getLogger("extractor")
@@ -120,12 +121,19 @@ class AugmentedBatches(keras.utils.Sequence):
     or L2 did worse). Written here rather than with Keras's random layers because those would
     have to be removed before ``cnn2snn.quantize``, and a numpy generator seeded per phase
     keeps the batches — hence the ``.fbz`` — byte-identical.
+
+    ``specaugment`` > 0 adds SpecAugment (Park et al. 2019) on the MFCC: that many time masks and
+    as many coefficient masks per sample, filled with the coefficient's training mean. Its draws
+    come from a stream of their own, so with 0 the batches are exactly the ones without it.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, max_shift: int, noise: float,
-                 seed: tuple[int, ...]):
+                 seed: tuple[int, ...], specaugment: int = 0):
         super().__init__()
         self.x, self.y, self.batch_size, self.max_shift, self.noise = x, y, batch_size, max_shift, noise
+        self.specaugment = specaugment
+        if specaugment:
+            self.fill = np.round(x.mean(axis=(0, 1), dtype=np.float64)).astype(np.uint8)  # (coeffs, 1)
         self.rng = np.random.default_rng(seed)
         self.on_epoch_end()
 
@@ -147,15 +155,54 @@ class AugmentedBatches(keras.utils.Sequence):
         if self.noise > 0:
             noise = np.random.default_rng([self.noise_seed, i]).normal(0.0, self.noise, xb.shape)
             xb = np.clip(xb + noise, 0, 255).astype(np.uint8)
+        if self.specaugment:
+            xb = spec_augment(xb, self.specaugment, self.fill, np.random.default_rng([self.noise_seed, i, 3]))
         return xb, self.y[idx]
 
 
+class Distilled(keras.Model):
+    """Trains ``student`` on (1 − α) × cross-entropy with the labels + α × cross-entropy with
+    ``teacher``'s softmax on the same augmented batch (Hinton et al. 2015, temperature 1)."""
+
+    def __init__(self, student: keras.Model, teacher: keras.Model, alpha: float):
+        super().__init__()
+        self.student, self.teacher, self.alpha = student, teacher, alpha
+        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    def call(self, x, training=False):
+        return self.student(x, training=training)
+
+    @property
+    def metrics(self):
+        return [self.accuracy]
+
+    def train_step(self, data):
+        x, y = data
+        soft = self.teacher(x, training=False)
+        with tf.GradientTape() as tape:
+            pred = self.student(x, training=True)
+            loss = tf.reduce_mean((1.0 - self.alpha) * keras.losses.sparse_categorical_crossentropy(y, pred)
+                                  + self.alpha * keras.losses.categorical_crossentropy(soft, pred))
+        variables = self.student.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.accuracy.update_state(y, pred)
+        return {"loss": loss, "accuracy": self.accuracy.result()}
+
+
 def _fit(model: keras.Model, ds: KwsDataset, p: ExtractorParams, epochs: int, lr: float, desc: str,
-         phase: int) -> None:
-    """Adam with a cosine-decayed learning rate on augmented batches (seeded by ``p.seed`` and ``phase``)."""
+         phase: int, teacher: keras.Model | None = None) -> None:
+    """Adam with a cosine-decayed learning rate on augmented batches (seeded by ``p.seed`` and ``phase``).
+
+    With a ``teacher`` (``extractor.distillation`` > 0) the model learns from its soft outputs too.
+    """
     batches = AugmentedBatches(ds.x_train, ds.y_train, p.batch_size, p.augment_shift, p.augment_noise,
-                               seed=(p.seed, phase))
+                               seed=(p.seed, phase), specaugment=p.specaugment)
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * len(batches))
+    if teacher is not None:
+        trainer = Distilled(model, teacher, p.distillation)
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
+        trainer.fit(batches, epochs=epochs, shuffle=False, verbose=0, callbacks=[EpochBar(desc, epochs)])
+        return
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(batches, epochs=epochs, shuffle=False, verbose=0, validation_data=(ds.x_val, ds.y_val),
@@ -177,6 +224,35 @@ def reestimate_batchnorm(model: keras.Model, x: np.ndarray) -> None:
             axes = tuple(range(inputs.ndim - 1))
             layer.moving_mean.assign(inputs.mean(axis=axes, dtype=np.float64).astype(np.float32))
             layer.moving_variance.assign(inputs.var(axis=axes, dtype=np.float64).astype(np.float32))
+
+
+def scale_activation_ranges(model: keras.Model, x: np.ndarray, quantile: float) -> None:
+    """Scale each 4-bit ReLU's input so its ``quantile`` of positive values sits at the ReLU's max.
+
+    ``cnn2snn.quantize`` turns ReLU(max 6) into 15 steps of 0.4; after BatchNormalization most
+    activations lie within 0–2, so they get 5 levels. Layer by layer, in order, each BN's
+    statistics are set exactly on ``x`` (the layers before it were rescaled), then its γ and β are
+    multiplied by 6 / quantile: the next BN renormalises, so the float function only changes where
+    the cap now clips. The spike layer's BN is left alone (its bias is calibrated instead).
+    """
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization) or layer.name.startswith(SPIKE_LAYER):
+            continue
+        inputs = keras.Model(model.input, layer.input).predict(x, batch_size=PREDICT_BATCH, verbose=0)
+        axes = tuple(range(inputs.ndim - 1))
+        mean, var = inputs.mean(axis=axes, dtype=np.float64), inputs.var(axis=axes, dtype=np.float64)
+        layer.moving_mean.assign(mean.astype(np.float32))
+        layer.moving_variance.assign(var.astype(np.float32))
+        gamma, beta = layer.gamma.numpy().astype(np.float64), layer.beta.numpy().astype(np.float64)
+        out = (inputs - mean) / np.sqrt(var + layer.epsilon) * gamma + beta
+        positive = out[out > 0]
+        if positive.size == 0:
+            continue
+        scale = RELU_MAX / max(float(np.quantile(positive, quantile)), 1e-6)
+        layer.gamma.assign((gamma * scale).astype(np.float32))
+        layer.beta.assign((beta * scale).astype(np.float32))
+        log.info("%s: %.4g quantile of the ReLU input scaled ×%.2f onto %g", layer.name, quantile, scale, RELU_MAX)
+    reestimate_batchnorm(model, x)  # the spike layer's BN, after all the rescaling before it
 
 
 def keras_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
@@ -245,6 +321,9 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
         reestimate_batchnorm(model, _subset(ds.x_train, BN_SAMPLES, p.seed))
         float_acc = keras_accuracy(model, ds.x_val, ds.y_val)
         log.info("float model: val accuracy %.4f (%.0f s)", float_acc, time.perf_counter() - t0)
+        if p.activation_quantile:
+            scale_activation_ranges(model, _subset(ds.x_train, BN_SAMPLES, p.seed), p.activation_quantile)
+            log.info("activation ranges scaled: float val accuracy %.4f", keras_accuracy(model, ds.x_val, ds.y_val))
 
         quantized = quantize(model, weight_quantization=4, activ_quantization=4, input_weight_quantization=8)
         quantized = quantize_layer(quantized, SPIKE_ACTIVATION, bitwidth=1)
@@ -253,7 +332,8 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
                  keras_accuracy(quantized, ds.x_val, ds.y_val), firing_fraction(quantized, ds.x_val))
 
         t0 = time.perf_counter()
-        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware", phase=1)
+        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware", phase=1,
+             teacher=model if p.distillation else None)
         calibrate_spike_layer(quantized, ds.x_train, p.firing_target)
         quantized_acc = keras_accuracy(quantized, ds.x_val, ds.y_val)
         log.info("fine-tuned and recalibrated: val accuracy %.4f, firing %.3f (%.0f s)",
