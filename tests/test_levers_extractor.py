@@ -76,4 +76,14 @@ def test_all_levers_train_and_convert_a_tiny_extractor():
                         distillation=0.5)
     trained = dscnn.train_dscnn_edge(ds, p)
     assert trained.akida_model.output_shape[-1] == 4
-    assert 0.0 <= trained.akida_accuracy <= 1.0
+    assert trained.akida_accuracy == trained.akida_val_correct.mean() and len(trained.akida_val_correct) == 40
+
+
+def test_accuracy_by_voice_pools_espeak_and_keeps_each_other_person():
+    from edgetune.extractor import accuracy_by_voice
+
+    speakers = np.array(["awb", "espeak-m1", "espeak-zac", "", "ked", "awb"])
+    correct = np.array([True, True, False, True, False, False])
+    assert accuracy_by_voice(speakers, correct) == {
+        "awb": {"accuracy": 0.5, "samples": 2}, "espeak": {"accuracy": 0.5, "samples": 2},
+        "ked": {"accuracy": 0.0, "samples": 1}, "silence": {"accuracy": 1.0, "samples": 1}}

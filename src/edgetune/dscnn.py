@@ -300,15 +300,21 @@ class TrainedExtractor:
     float_accuracy: float
     quantized_accuracy: float
     akida_accuracy: float
+    akida_val_correct: np.ndarray | None = None  # per validation sample (for the per-voice breakdown)
+
+
+def akida_correct(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per sample, whether a full Akida model's argmax of the last layer's potentials is ``y``."""
+    correct = []
+    for start in range(0, len(x), PREDICT_BATCH):
+        out = model.predict(x[start:start + PREDICT_BATCH])
+        correct.append(out.reshape(len(out), -1).argmax(axis=-1) == y[start:start + PREDICT_BATCH])
+    return np.concatenate(correct)
 
 
 def akida_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy of a full Akida model: argmax of the last layer's potentials."""
-    correct = 0
-    for start in range(0, len(x), PREDICT_BATCH):
-        out = model.predict(x[start:start + PREDICT_BATCH])
-        correct += int(np.sum(out.reshape(len(out), -1).argmax(axis=-1) == y[start:start + PREDICT_BATCH]))
-    return correct / len(x)
+    return int(akida_correct(model, x, y).sum()) / len(x)
 
 
 def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
@@ -343,6 +349,7 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams) -> TrainedExtractor:
             ak_model = convert(quantized)
         except Exception as exc:  # the toolchain's refusal, in one line
             raise EdgetuneError(f"cnn2snn.convert refused the DS-CNN-edge: {exc}") from None
-    ak_acc = akida_accuracy(ak_model, ds.x_val, ds.y_val)
+    correct = akida_correct(ak_model, ds.x_val, ds.y_val)
+    ak_acc = int(correct.sum()) / len(correct)
     log.info("Akida model: val accuracy %.4f", ak_acc)
-    return TrainedExtractor(ak_model, float_acc, quantized_acc, ak_acc)
+    return TrainedExtractor(ak_model, float_acc, quantized_acc, ak_acc, correct)

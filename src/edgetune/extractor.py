@@ -47,6 +47,7 @@ class Extractor:
     quantized_accuracy: float | None = None
     akida_accuracy: float | None = None
     train_seconds: float | None = None
+    akida_val_correct: np.ndarray | None = None  # per validation sample, when known
 
 
 def from_training(ds: KwsDataset, params: ExtractorParams) -> Extractor:
@@ -59,7 +60,8 @@ def from_training(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     model = trained.akida_model
     log.info("Akida summary of the full model (the classifier is removed next):\n%s", akida_summary(model))
     model.pop_layer()
-    return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds)
+    return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds,
+                     trained.akida_val_correct)
 
 
 def from_brainchip(ds: KwsDataset, params: ExtractorParams) -> Extractor:
@@ -180,6 +182,19 @@ def spike_statistics(spikes: np.ndarray) -> dict:
     }
 
 
+def voice_group(speaker: str) -> str:
+    """eSpeak NG's variants pool into ``espeak``; any other person is a group of its own; no voice = silence."""
+    speaker = str(speaker)
+    return "silence" if not speaker else "espeak" if speaker.startswith("espeak-") else speaker
+
+
+def accuracy_by_voice(speakers: np.ndarray, correct: np.ndarray) -> dict:
+    """Validation accuracy and sample count per voice group (the headline mean hides who is held out)."""
+    groups = np.array([voice_group(s) for s in speakers])
+    return {g: {"accuracy": round(float(correct[groups == g].mean()), 4), "samples": int(np.sum(groups == g))}
+            for g in sorted(set(groups.tolist()))}
+
+
 def build_extractor(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     if params.source == "train":
         return from_training(ds, params)
@@ -205,6 +220,8 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
         "akida_val_accuracy": _rounded(extractor.akida_accuracy),
         **spike_statistics(spikes),
     }
+    if extractor.akida_val_correct is not None and ds.speaker_val is not None:
+        metrics["akida_val_accuracy_by_voice"] = accuracy_by_voice(ds.speaker_val, extractor.akida_val_correct)
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
     metrics["hardware"] = map_extractor(model_path)  # the saved model alone, on each virtual device
