@@ -90,7 +90,8 @@ def warp_frequencies(magnitude: np.ndarray, warp: np.ndarray) -> np.ndarray:
     (linear interpolation): warp > 1 moves every formant up (a shorter vocal tract), < 1 down.
     """
     bins = magnitude.shape[-1]
-    source = np.clip(np.arange(bins, dtype=np.float64)[None, :] / np.asarray(warp, np.float64)[:, None], 0, bins - 1)
+    source = np.arange(bins, dtype=np.float64)[None, :] / np.asarray(warp, np.float64)[:, None]
+    source = np.clip(source, 0, bins - 1)
     low = np.minimum(np.floor(source).astype(np.int64), bins - 2)
     frac = (source - low)[:, None, :]
     lo = np.take_along_axis(magnitude, np.broadcast_to(low[:, None, :], magnitude.shape), axis=-1)
