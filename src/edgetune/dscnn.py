@@ -27,11 +27,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from cnn2snn import AkidaVersion, convert, quantize, quantize_layer, set_akida_version
-from tqdm import tqdm
 
 from edgetune.curves import Curves, keras_callback
 from edgetune.dataset import INPUT_SHAPE, KwsDataset
 from edgetune.errors import EdgetuneError
+from edgetune.dscnn_training import AugmentedBatches, Distilled, EpochBar
 from edgetune.params import ExtractorParams
 
 log = logging.getLogger("extractor")
@@ -89,75 +89,20 @@ def build_dscnn_edge(num_classes: int, conv_filters: int = 32, separable_filters
     return keras.Model(inputs, outputs, name="ds_cnn_edge")
 
 
-class EpochBar(keras.callbacks.Callback):
-    """One tqdm bar per training, one tick per epoch, loss/accuracy as postfix.
-
-    Keras's own progress bar writes a line per batch update into DVC's log, and tqdm's
-    TqdmCallback subclasses Keras 3's Callback, not the tf_keras one these models need.
-    """
-
-    def __init__(self, desc: str, epochs: int):
-        super().__init__()
-        self.desc, self.epochs = desc, epochs
-
-    def on_train_begin(self, logs=None):
-        self.bar = tqdm(total=self.epochs, desc=self.desc, unit="epoch", leave=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
-        self.bar.update(1)
-
-    def on_train_end(self, logs=None):
-        self.bar.close()
-
-
-class AugmentedBatches(keras.utils.Sequence):
-    """Shuffled training batches, each MFCC shifted in time and with added noise, from a seeded generator.
-
-    The validation voices are never seen in training (split by speaker), and the float model
-    overfits the training voices (train 93 %, val 60 % after 12 epochs, measured). A shift of
-    up to ``max_shift`` frames (the word starts earlier or later) and Gaussian noise of
-    ``noise`` uint8 levels raised validation accuracy to 66 % (measured; stronger augmentation
-    or L2 did worse). Written here rather than with Keras's random layers because those would
-    have to be removed before ``cnn2snn.quantize``, and a numpy generator seeded per phase
-    keeps the batches — hence the ``.fbz`` — byte-identical.
-    """
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, max_shift: int, noise: float,
-                 seed: tuple[int, ...]):
-        super().__init__()
-        self.x, self.y, self.batch_size, self.max_shift, self.noise = x, y, batch_size, max_shift, noise
-        self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
-
-    def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
-
-    def on_epoch_end(self) -> None:
-        n = len(self.x)
-        self.order = self.rng.permutation(n)
-        self.shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, size=n)
-        self.noise_seed = int(self.rng.integers(2**31))
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        frames = self.x.shape[1]
-        # Shift along time, repeating the edge frame (the clip's start/end are near-silence).
-        t = np.clip(np.arange(frames)[None, :] - self.shifts[idx][:, None], 0, frames - 1)
-        xb = self.x[idx[:, None], t]
-        if self.noise > 0:
-            noise = np.random.default_rng([self.noise_seed, i]).normal(0.0, self.noise, xb.shape)
-            xb = np.clip(xb + noise, 0, 255).astype(np.uint8)
-        return xb, self.y[idx]
-
-
 def _fit(model: keras.Model, ds: KwsDataset, p: ExtractorParams, epochs: int, lr: float, desc: str,
-         phase: int, curves: Curves | None = None) -> None:
-    """Adam with a cosine-decayed learning rate on augmented batches (seeded by ``p.seed`` and ``phase``)."""
+         phase: int, curves: Curves | None = None, teacher: keras.Model | None = None) -> None:
+    """Adam with a cosine-decayed learning rate on augmented batches (seeded by ``p.seed`` and ``phase``).
+
+    With a ``teacher`` (``extractor.distillation`` > 0) the model learns from its soft outputs too.
+    """
     batches = AugmentedBatches(ds.x_train, ds.y_train, p.batch_size, p.augment_shift, p.augment_noise,
-                               seed=(p.seed, phase))
+                               seed=(p.seed, phase), specaugment=p.specaugment)
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * len(batches))
+    if teacher is not None:
+        trainer = Distilled(model, teacher, p.distillation)
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
+        trainer.fit(batches, epochs=epochs, shuffle=False, verbose=0, callbacks=[EpochBar(desc, epochs)])
+        return
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(batches, epochs=epochs, shuffle=False, verbose=0, validation_data=(ds.x_val, ds.y_val),
@@ -179,6 +124,35 @@ def reestimate_batchnorm(model: keras.Model, x: np.ndarray) -> None:
             axes = tuple(range(inputs.ndim - 1))
             layer.moving_mean.assign(inputs.mean(axis=axes, dtype=np.float64).astype(np.float32))
             layer.moving_variance.assign(inputs.var(axis=axes, dtype=np.float64).astype(np.float32))
+
+
+def scale_activation_ranges(model: keras.Model, x: np.ndarray, quantile: float) -> None:
+    """Scale each 4-bit ReLU's input so its ``quantile`` of positive values sits at the ReLU's max.
+
+    ``cnn2snn.quantize`` turns ReLU(max 6) into 15 steps of 0.4; after BatchNormalization most
+    activations lie within 0–2, so they get 5 levels. Layer by layer, in order, each BN's
+    statistics are set exactly on ``x`` (the layers before it were rescaled), then its γ and β are
+    multiplied by 6 / quantile: the next BN renormalises, so the float function only changes where
+    the cap now clips. The spike layer's BN is left alone (its bias is calibrated instead).
+    """
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization) or layer.name.startswith(SPIKE_LAYER):
+            continue
+        inputs = keras.Model(model.input, layer.input).predict(x, batch_size=PREDICT_BATCH, verbose=0)
+        axes = tuple(range(inputs.ndim - 1))
+        mean, var = inputs.mean(axis=axes, dtype=np.float64), inputs.var(axis=axes, dtype=np.float64)
+        layer.moving_mean.assign(mean.astype(np.float32))
+        layer.moving_variance.assign(var.astype(np.float32))
+        gamma, beta = layer.gamma.numpy().astype(np.float64), layer.beta.numpy().astype(np.float64)
+        out = (inputs - mean) / np.sqrt(var + layer.epsilon) * gamma + beta
+        positive = out[out > 0]
+        if positive.size == 0:
+            continue
+        scale = RELU_MAX / max(float(np.quantile(positive, quantile)), 1e-6)
+        layer.gamma.assign((gamma * scale).astype(np.float32))
+        layer.beta.assign((beta * scale).astype(np.float32))
+        log.info("%s: %.4g quantile of the ReLU input scaled ×%.2f onto %g", layer.name, quantile, scale, RELU_MAX)
+    reestimate_batchnorm(model, x)  # the spike layer's BN, after all the rescaling before it
 
 
 def keras_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
@@ -250,6 +224,9 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams, curves: Curves | None =
         reestimate_batchnorm(model, _subset(ds.x_train, BN_SAMPLES, p.seed))
         float_acc = keras_accuracy(model, ds.x_val, ds.y_val)
         log.info("float model: val accuracy %.4f (%.0f s)", float_acc, time.perf_counter() - t0)
+        if p.activation_quantile:
+            scale_activation_ranges(model, _subset(ds.x_train, BN_SAMPLES, p.seed), p.activation_quantile)
+            log.info("activation ranges scaled: float val accuracy %.4f", keras_accuracy(model, ds.x_val, ds.y_val))
 
         quantized = quantize(model, weight_quantization=4, activ_quantization=4, input_weight_quantization=8)
         quantized = quantize_layer(quantized, SPIKE_ACTIVATION, bitwidth=1)
@@ -258,7 +235,8 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams, curves: Curves | None =
                  keras_accuracy(quantized, ds.x_val, ds.y_val), firing_fraction(quantized, ds.x_val))
 
         t0 = time.perf_counter()
-        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware", phase=1, curves=curves)
+        _fit(quantized, ds, p, p.qat_epochs, p.qat_learning_rate, "quantization-aware", phase=1, curves=curves,
+             teacher=model if p.distillation else None)
         calibrate_spike_layer(quantized, ds.x_train, p.firing_target)
         quantized_acc = keras_accuracy(quantized, ds.x_val, ds.y_val)
         log.info("fine-tuned and recalibrated: val accuracy %.4f, firing %.3f (%.0f s)",

@@ -186,6 +186,19 @@ def spike_statistics(spikes: np.ndarray) -> dict:
     }
 
 
+def voice_group(speaker: str) -> str:
+    """eSpeak NG's variants pool into ``espeak``; any other person is a group of its own; no voice = silence."""
+    speaker = str(speaker)
+    return "silence" if not speaker else "espeak" if speaker.startswith("espeak-") else speaker
+
+
+def accuracy_by_voice(speakers: np.ndarray, correct: np.ndarray) -> dict:
+    """Validation accuracy and sample count per voice group (the headline mean hides who is held out)."""
+    groups = np.array([voice_group(s) for s in speakers])
+    return {g: {"accuracy": round(float(correct[groups == g].mean()), 4), "samples": int(np.sum(groups == g))}
+            for g in sorted(set(groups.tolist()))}
+
+
 def build_extractor(ds: KwsDataset, params: ExtractorParams, curves: Curves | None = None) -> Extractor:
     if params.source == "train":
         return from_training(ds, params, curves)
@@ -219,6 +232,8 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
         **spike_statistics(spikes),
     }
     write_confusion_csv(confusion_path, ds.y_val, extractor.val_predictions, ds.classes)
+    if extractor.val_predictions is not None and ds.speaker_val is not None:
+        metrics["akida_val_accuracy_by_voice"] = accuracy_by_voice(ds.speaker_val, extractor.val_predictions == ds.y_val)
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
     metrics["hardware"] = map_extractor(model_path)  # the saved model alone, on each virtual device

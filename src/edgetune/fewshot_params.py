@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edgetune.params_base import PosInt, Seed, check_seeds
 from edgetune.vocabulary import NEW_WORDS
-
-PosInt = Annotated[int, Field(ge=1)]
-Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 
 class FewshotParams(BaseModel):
@@ -42,6 +40,4 @@ class FewshotParams(BaseModel):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, seeds: list[int]) -> list[int]:
-        from edgetune.params import check_seeds  # params.py imports this module
-
         return check_seeds(seeds)

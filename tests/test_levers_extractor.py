@@ -1,0 +1,89 @@
+"""The extractor levers of issue 11 (SpecAugment, activation ranges, distillation) on a tiny DS-CNN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgetune.mfcc_augment import SPEC_COEFF_WIDTH, SPEC_TIME_WIDTH, spec_augment
+from edgetune.params import ExtractorParams, parse_params
+
+from fake_kws import make_fake_kws
+
+
+def test_levers_default_off_and_bounded():
+    p = ExtractorParams()
+    assert (p.specaugment, p.activation_quantile, p.distillation) == (0, 0.0, 0.0)
+    for key, bad in (("specaugment", -1), ("activation_quantile", 1.0), ("distillation", 1.5)):
+        with pytest.raises(Exception, match=f"extractor.{key}"):
+            parse_params({"extractor": {key: bad}})
+
+
+def test_spec_augment_masks_whole_frames_and_coefficients_with_the_fill():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 200, size=(64, 49, 10, 1), dtype=np.uint8)
+    fill = np.full((10, 1), 255, np.uint8)  # never in x: masked cells are exactly the 255s
+    out = spec_augment(x, 1, fill, np.random.default_rng(1))
+    assert out.shape == x.shape and out.dtype == np.uint8
+    masked = out[..., 0] == 255
+    assert np.array_equal(out[~masked, None][..., 0], x[~masked, None][..., 0])  # the rest untouched
+    for m in masked:
+        full_rows, full_cols = m.all(axis=1), m.all(axis=0)
+        assert full_rows.sum() <= SPEC_TIME_WIDTH and full_cols.sum() <= SPEC_COEFF_WIDTH
+        assert np.array_equal(m, full_rows[:, None] | full_cols[None, :])  # rows and columns only
+    assert masked.any()
+    assert np.array_equal(spec_augment(x, 1, fill, np.random.default_rng(1)), out)  # seeded
+
+
+def test_activation_scaling_keeps_the_float_function_and_widens_the_ranges():
+    from edgetune.logs import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from cnn2snn import AkidaVersion, set_akida_version
+
+    import tf_keras as keras
+
+    from edgetune import dscnn
+
+    ds = make_fake_kws(num_classes=3, train_per_class=30, val_per_class=5)
+    dscnn.seed_everything(0)
+    with set_akida_version(AkidaVersion.v1):
+        model = dscnn.build_dscnn_edge(3, 8, 16, 32)
+    for layer in model.layers:  # BN's ε would make the rescaled model differ on tiny variances
+        if hasattr(layer, "epsilon"):
+            layer.epsilon = 1e-9
+    dscnn.reestimate_batchnorm(model, ds.x_train)
+    before = model.predict(ds.x_train, verbose=0)
+    bn = model.get_layer("conv_0/BN")
+    gamma = bn.gamma.numpy().copy()
+    dscnn.scale_activation_ranges(model, ds.x_train, 0.99999)
+    after = model.predict(ds.x_train, verbose=0)
+    assert not np.allclose(bn.gamma.numpy(), gamma)
+    # the next BN renormalises: the function is the same but for what the cap at 6 now clips
+    assert np.abs(after - before).max() < 0.05
+    relu = keras.Model(model.input, model.get_layer("conv_0/relu").output).predict(ds.x_train, verbose=0)
+    assert np.quantile(relu[relu > 0], 0.99999) > 5.5  # the range now reaches the cap
+
+def test_all_levers_train_and_convert_a_tiny_extractor():
+    from edgetune.logs import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from edgetune import dscnn
+
+    ds = make_fake_kws(num_classes=4, train_per_class=60, val_per_class=10)
+    p = ExtractorParams(conv_filters=8, separable_filters=16, spike_width=32, epochs=1, qat_epochs=1,
+                        batch_size=16, learning_rate=3e-3, specaugment=1, activation_quantile=0.999,
+                        distillation=0.5)
+    trained = dscnn.train_dscnn_edge(ds, p)
+    assert trained.akida_model.output_shape[-1] == 4
+    assert trained.akida_accuracy == trained.akida_val_correct.mean() and len(trained.akida_val_correct) == 40
+
+
+def test_accuracy_by_voice_pools_espeak_and_keeps_each_other_person():
+    from edgetune.extractor import accuracy_by_voice
+
+    speakers = np.array(["awb", "espeak-m1", "espeak-zac", "", "ked", "awb"])
+    correct = np.array([True, True, False, True, False, False])
+    assert accuracy_by_voice(speakers, correct) == {
+        "awb": {"accuracy": 0.5, "samples": 2}, "espeak": {"accuracy": 0.5, "samples": 2},
+        "ked": {"accuracy": 0.0, "samples": 1}, "silence": {"accuracy": 1.0, "samples": 1}}
