@@ -76,7 +76,8 @@ def test_all_levers_train_and_convert_a_tiny_extractor():
                         distillation=0.5)
     trained = dscnn.train_dscnn_edge(ds, p)
     assert trained.akida_model.output_shape[-1] == 4
-    assert trained.akida_accuracy == trained.akida_val_correct.mean() and len(trained.akida_val_correct) == 40
+    correct = trained.val_predictions == ds.y_val
+    assert trained.akida_accuracy == correct.mean() and len(correct) == 40
 
 
 def test_accuracy_by_voice_pools_espeak_and_keeps_each_other_person():
