@@ -28,7 +28,7 @@ from edgetune.dataset import load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import load_params
 from edgetune.spikefile import SpikeSet, load_spikes
-from edgetune.table_train import RESULTS_DIR, WEIGHTS, shuffled
+from edgetune.table_train import RESULTS_DIR, WEIGHTS
 from edgetune.whole_model import COMPOSED, fit_whole_model, time_forward
 
 SPIKES = "data/spikes.npz"
@@ -54,8 +54,8 @@ def check_same_samples(spikes: SpikeSet, ds, spikes_path, dataset_path) -> None:
 def direct_check(extractor_path, spikes: SpikeSet, x_mfcc: np.ndarray, config: edge.EdgeConfig,
                  forward_seconds: float) -> dict:
     """One whole-model fit at the reference against F + E(reference) on the same samples, same order."""
-    order = edge.seeded_order(len(spikes.x_train), config.seed)
-    x, y = shuffled(spikes, config.seed)
+    order = edge.seeded_order(len(spikes.x_train), config.seed)  # the table's order (table_train.shuffled)
+    x, y = spikes.x_train[order], spikes.y_train[order]
     edge_fit = edge.train(x, y, config)
     whole = fit_whole_model(extractor_path, x_mfcc[order], y, config, spikes.width, edge_fit.fit_seconds)
     same = None
