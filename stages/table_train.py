@@ -1,4 +1,4 @@
-"""Stage table-train (one DVC matrix item per value): full trainings at one neurons-per-class value."""
+"""Stage table-train (one DVC matrix item per seed): full trainings at every neurons-per-class value, timed in rounds."""
 
 import sys
 from pathlib import Path
@@ -10,9 +10,9 @@ from edgetune import cli, table_train  # noqa: E402
 
 def main(argv=None) -> int:
     parser = cli.stage_parser(__doc__)
-    parser.add_argument("--npc", type=int, required=True, help="neurons per class to train")
+    parser.add_argument("--seed", type=int, required=True, help="the seed to train (one of table.seeds)")
     args = parser.parse_args(argv)
-    return cli.run_stage("table-train", lambda: table_train.run(args.npc, params_path=args.params))
+    return cli.run_stage("table-train", lambda: table_train.run(args.seed, params_path=args.params))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 from akida import ActivationType, Dense1D, InputConv2D, Model
 
 from akida_fixtures import make_tiny_extractor
-from edgetune import extractor_time, stats, table, table_train, whole_model
+from edgetune import stats, table, table_train, whole_model
 from edgetune.dataset import KwsDataset, save_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import TableParams, parse_params
@@ -55,11 +55,6 @@ def write_params(path: Path, **table_values) -> None:
 
 
 def item_paths(root: Path) -> dict:
-    return dict(spikes_path=root / "data/spikes.npz", weights_path=root / "metrics/weights.json",
-                results_dir=root / "results/table")
-
-
-def time_paths(root: Path) -> dict:
     return dict(spikes_path=root / "data/spikes.npz", dataset_path=root / "data/kws.npz",
                 extractor_path=root / "models/extractor.fbz", weights_path=root / "metrics/weights.json",
                 results_dir=root / "results/table")
@@ -72,50 +67,55 @@ def tiny(tmp_path_factory) -> Path:
     return root
 
 
-def test_item_trains_every_seed_and_times_the_fit_repeatedly_apart_from_the_accuracies(tiny, tmp_path):
-    write_params(tmp_path / "params.yaml")
+def test_item_trains_every_value_and_times_them_in_rounds_apart_from_the_accuracies(tiny, tmp_path):
+    write_params(tmp_path / "params.yaml")  # values [2, 4], seeds [0, 1], timing_repeats 3
     paths = {**item_paths(tiny), "results_dir": tmp_path / "results"}
-    result = table_train.run(4, params_path=tmp_path / "params.yaml", **paths)
-    saved = json.loads((tmp_path / "results/npc-4.json").read_text())
-    assert saved["val_accuracy"] == result["val_accuracy"]
-    assert [r["seed"] for r in result["runs"]] == [0, 1]
-    # train accuracy is scored on the first seed only (a diagnostic; the table's cost stays flat)
-    assert 0 <= result["train_accuracy"] == result["runs"][0]["train_accuracy"] <= 1
-    assert result["runs"][1]["train_accuracy"] is None
-    for run in result["runs"]:
-        assert 0 <= run["val_accuracy"] <= 1
-        assert 1 <= run["learned_neurons"] <= 12
+    result = table_train.run(0, params_path=tmp_path / "params.yaml", **paths)
+    assert json.loads((tmp_path / "results/seed-0.json").read_text()) == result
+    assert result["seed"] == 0 and result["neurons_per_class"] == [2, 4] and list(result["runs"]) == ["2", "4"]
+    assert result["train_samples"] == 120 and result["val_samples"] == 36 and result["num_weights"] == 8
+    for npc, run in result["runs"].items():
+        assert 0 <= run["train_accuracy"] <= 1  # the first seed scores train accuracy (a diagnostic)
+        assert 0.6 < run["val_accuracy"] <= 1  # class-dependent MFCCs: far above chance (1/3)
+        assert 1 <= run["learned_neurons"] <= 3 * int(npc)
+        assert set(run["per_class_val_accuracy"]) == set(CLASSES)
         assert not any("seconds" in key for key in run)  # no timing among the accuracies
-    # class-dependent MFCCs: far above chance (1/3)
-    assert result["val_accuracy"] > 0.6
-    assert result["val_accuracy_min"] <= result["val_accuracy"] <= result["val_accuracy_max"]
-    assert set(result["per_class_val_accuracy"]) == set(CLASSES)
-    assert result["units"] == 12 and result["train_samples"] == 120 and result["val_samples"] == 36
-    # two seeds, three repeats: one fit per seed, then the first seed's fit once more
-    times = json.loads((tmp_path / "results/npc-4.time.json").read_text())
-    fit = times["edge_fit"]
-    assert fit["repeats"] == 3 and len(fit["wall"]) == len(fit["cpu"]) == 3
-    assert fit["seconds"] == min(fit["wall"]) and fit["cpu_seconds"] == min(fit["cpu"])
-    assert fit["spread"] == pytest.approx(max(fit["wall"]) / min(fit["wall"]) - 1, abs=0.02)  # µs-rounded lists
-    assert times["timing"] == table_train.EDGE_TIMING and times["samples"] == 120
-    # the seeds drive shuffling and initial weights: another run gives the same bytes of accuracies
-    first = (tmp_path / "results/npc-4.json").read_bytes()
-    table_train.run(4, params_path=tmp_path / "params.yaml", **paths)
-    assert (tmp_path / "results/npc-4.json").read_bytes() == first
-
-
-def test_extractor_time_covers_every_sample_and_checks_the_sum_against_a_direct_fit(tiny, tmp_path):
-    write_params(tmp_path / "params.yaml")
-    result = extractor_time.run(tmp_path / "params.yaml", **{**time_paths(tiny), "results_dir": tmp_path / "r"})
-    assert json.loads((tmp_path / "r" / extractor_time.OUT_NAME).read_text()) == result
-    # F: the extractor's forward over all 120 training samples, timing_repeats times
-    assert result["samples"] == 120 and result["forward"]["repeats"] == 3
-    assert result["forward"]["seconds"] == min(result["forward"]["wall"])
-    check = result["check"]
-    # the direct fit: extractor + edge layer in one model, all 120 samples reached its fit
+    times = json.loads((tmp_path / "results/seed-0.time.json").read_text())
+    # 3 repeats over 2 seeds: 2 rounds per seed, each the extractor's forward over all 120 training
+    # samples, then every value's fit on all of them
+    assert times["rounds"] == 2 and times["samples"] == 120 and times["timing"] == table_train.EDGE_TIMING
+    for timing in [times["forward"], *times["edge_fit"].values()]:
+        assert timing["repeats"] == 2 and len(timing["wall"]) == len(timing["cpu"]) == 2
+        assert timing["seconds"] == min(timing["wall"]) and timing["cpu_seconds"] == min(timing["cpu"])
+    # each round's ratio from its own F and fits; the reference's is 1 in every round
+    for clock in ("cpu", "wall"):
+        f, e2, e4 = times["forward"][clock], times["edge_fit"]["2"][clock], times["edge_fit"]["4"][clock]
+        assert times["round_ratios"][clock]["4"] == [1.0, 1.0]
+        assert times["round_ratios"][clock]["2"] == pytest.approx([(a + b) / (a + c) for a, b, c in zip(f, e2, e4)],
+                                                                  rel=1e-3)  # from µs-rounded times
+    # the first seed checks F + E against one direct fit: extractor + edge layer, all 120 samples reached its fit
+    check = times["check"]
     assert check["mode"] == whole_model.COMPOSED and check["samples"] == 120
     assert check["same_weights"] is True and check["neurons_per_class"] == 4 and check["seed"] == 0
     assert check["direct_over_sum"] == pytest.approx(check["direct_seconds"] / check["forward_plus_fit_seconds"], abs=2e-3)
+    # the seed drives shuffling and initial weights: another run gives the same bytes of accuracies
+    first = (tmp_path / "results/seed-0.json").read_bytes()
+    table_train.run(0, params_path=tmp_path / "params.yaml", **paths)
+    assert (tmp_path / "results/seed-0.json").read_bytes() == first
+    # another seed: no train accuracy (its cost), no second check
+    other = table_train.run(1, params_path=tmp_path / "params.yaml", **paths)
+    assert all(run["train_accuracy"] is None for run in other["runs"].values())
+    assert "check" not in json.loads((tmp_path / "results/seed-1.time.json").read_text())
+
+
+def test_rounds_alternate_the_order_of_the_values(tiny, tmp_path, monkeypatch):
+    from edgetune import edge
+
+    write_params(tmp_path / "params.yaml", neurons_per_class=[2, 3, 4], timing_repeats=4)  # 2 rounds per seed
+    order, train = [], edge.train
+    monkeypatch.setattr(edge, "train", lambda x, y, config: order.append(config.neurons_per_class) or train(x, y, config))
+    table_train.run(1, params_path=tmp_path / "params.yaml", **{**item_paths(tiny), "results_dir": tmp_path / "r"})
+    assert order == [4, 3, 2, 2, 3, 4]  # seed 1 starts descending; seed 0 would start ascending
 
 
 def test_scoring_batches_stay_bounded_at_the_largest_layer():
@@ -147,56 +147,63 @@ def test_whole_model_falls_back_to_forward_plus_fit_when_the_layer_cannot_be_app
     assert composed.mode == whole_model.COMPOSED and composed.seconds < 5.0 and composed.samples == len(x_mfcc)
 
 
-def test_item_and_extractor_time_input_errors_are_clear(tiny, tmp_path):
+def test_item_input_errors_are_clear(tiny, tmp_path):
     write_params(tmp_path / "params.yaml")
-    paths, tpaths = item_paths(tiny), {**time_paths(tiny), "results_dir": tmp_path / "r"}
+    paths = {**item_paths(tiny), "results_dir": tmp_path / "r"}
+    with pytest.raises(EdgetuneError, match=r"--seed 7: not in table.seeds \[0, 1\]"):
+        table_train.run(7, tmp_path / "params.yaml", **paths)
     with pytest.raises(EdgetuneError, match=r"extractor.fbz: not found; run the extractor stage first"):
-        extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "extractor_path": tmp_path / "models/extractor.fbz"})
+        table_train.run(0, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "models/extractor.fbz"})
     make_tiny_extractor(tmp_path / "wide.fbz", np.load(tiny / "data/kws.npz")["x_train"], width=WIDTH + 8)
     with pytest.raises(EdgetuneError, match=r"outputs \[1, 1, 32\] but the spikes are 24 wide; .*rerun dvc repro spikes"):
-        extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "extractor_path": tmp_path / "wide.fbz"})
+        table_train.run(0, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "wide.fbz"})
     (tmp_path / "w.json").write_text('{"num_weights": 25}')
     with pytest.raises(EdgetuneError, match=r"num_weights = 25: must be between 1 and the spike width 24"):
-        table_train.run(2, tmp_path / "params.yaml", **{**paths, "weights_path": tmp_path / "w.json",
-                                                         "results_dir": tmp_path / "r"})
+        table_train.run(0, tmp_path / "params.yaml", **{**paths, "weights_path": tmp_path / "w.json"})
     short = load_spikes(tiny / "data/spikes.npz")
     save_spikes(tmp_path / "short.npz", SpikeSet(short.x_train[:-3], short.y_train[:-3], short.x_val, short.y_val, CLASSES))
     with pytest.raises(EdgetuneError, match=r"117 training samples do not match the 120 .*rerun dvc repro spikes"):
-        extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "spikes_path": tmp_path / "short.npz"})
+        table_train.run(0, tmp_path / "params.yaml", **{**paths, "spikes_path": tmp_path / "short.npz"})
     assert not (tmp_path / "r").exists()
 
 
-def fake_result(npc: int, accs: list[float], fit: float, seeds=(0, 1, 2), lc=0.1, timing=table_train.EDGE_TIMING,
-                repeats: int = 3) -> tuple[dict, dict]:
-    """An item's two files as table-train writes them: accuracies per seed, fit times."""
-    runs = [{"seed": s, "val_accuracy": a, "train_accuracy": min(1.0, a + 0.05), "learned_neurons": 3 * npc - 1}
-            for s, a in zip(seeds, accs)]
-    result = {"neurons_per_class": npc, "num_weights": 8, "learning_competition": lc, "seeds": list(seeds),
-              "num_classes": 3, "units": 3 * npc, "train_samples": 120, "val_samples": 36,
-              "train_accuracy": min(1.0, float(np.mean(accs)) + 0.05), "val_accuracy": float(np.mean(accs)),
-              "val_accuracy_min": min(accs), "val_accuracy_max": max(accs), "learned_neurons": 3 * npc - 1,
-              "per_class_val_accuracy": {"no": accs[0], "six": accs[0], "yes": accs[0]}, "runs": runs}
-    walls = [fit * (1 + 0.1 * i) for i in range(repeats)]
-    times = {"neurons_per_class": npc, "num_weights": 8, "seeds": list(seeds), "timing": timing, "samples": 120,
-             "edge_fit": {"seconds": fit, "cpu_seconds": fit, "spread": round(walls[-1] / fit - 1, 4),
-                          "repeats": repeats, "wall": walls, "cpu": walls}}
-    return result, times
+def fake_seeds(accuracies: dict[int, list[float]], fits: dict[int, float], forward: float = 10.0, reference: int = 300,
+               seeds=(0, 1, 2), lc=0.1, timing=table_train.EDGE_TIMING, repeats: int = 3) -> list[tuple[dict, dict]]:
+    """The items' two files as table-train writes them: one seed each, every value in it; one round per seed."""
+    values = list(accuracies)
+    files = []
+    for i, seed in enumerate(seeds):
+        runs = {str(v): {"val_accuracy": accs[i], "train_accuracy": min(1.0, accs[i] + 0.05) if i == 0 else None,
+                         "learned_neurons": 3 * v - 1, "per_class_val_accuracy": {"no": accs[0], "six": accs[0], "yes": accs[0]}}
+                for v, accs in accuracies.items()}
+        common = {"seed": seed, "num_weights": 8, "learning_competition": lc, "neurons_per_class": values}
+        result = {**common, "num_classes": 3, "train_samples": 120, "val_samples": 36, "runs": runs}
+        wall = 1 + 0.1 * i  # the host a little slower for each later seed: every time scales alike
+        f = forward * wall
+
+        def timed(t: float) -> dict:
+            return {"seconds": t, "cpu_seconds": t, "spread": 0.0, "repeats": 1, "wall": [t], "cpu": [t]}
+
+        def ratios(wall_forward: float) -> dict:
+            return {str(v): [round((wall_forward + fits[v] * wall) / (wall_forward + fits[reference] * wall), 6)]
+                    for v in values}
+
+        times = {**common, "reference": reference, "timing": timing, "timing_repeats": repeats, "rounds": 1,
+                 "samples": 120, "forward": {**timed(f), "seconds": f / 2, "wall": [f / 2]}, "edge_fit": {str(v): timed(fits[v] * wall) for v in values},
+                 "round_ratios": {"cpu": ratios(f), "wall": ratios(f / 2)}}  # F's wall: 2 threads
+        if i == 0:
+            times["check"] = {"mode": whole_model.COMPOSED, "neurons_per_class": reference, "seed": seed, "samples": 120,
+                              "direct_seconds": forward + 3.2, "forward_plus_fit_seconds": forward + 3.0,
+                              "direct_over_sum": 1.0154, "same_weights": True}
+        files.append((result, times))
+    return files
 
 
-def write_results(results_dir: Path, results: list[tuple[dict, dict]], forward: float = 10.0, reference: int = 300,
-                  seeds=(0, 1, 2), repeats: int = 3) -> None:
+def write_results(results_dir: Path, files: list[tuple[dict, dict]]) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
-    for r, t in results:
-        (results_dir / f"npc-{r['neurons_per_class']}.json").write_text(json.dumps(r))
-        (results_dir / f"npc-{r['neurons_per_class']}.time.json").write_text(json.dumps(t))
-    f = {"seconds": forward, "cpu_seconds": 2 * forward, "spread": 0.05, "repeats": repeats,
-         "wall": [forward] * repeats, "cpu": [2 * forward] * repeats}
-    check = {"mode": whole_model.COMPOSED, "neurons_per_class": reference, "seed": seeds[0], "samples": 120,
-             "direct_seconds": forward + 3.2, "forward_plus_fit_seconds": forward + 3.0, "direct_over_sum": 1.0154,
-             "same_weights": True}
-    (results_dir / extractor_time.OUT_NAME).write_text(json.dumps({
-        "reference": reference, "num_weights": 8, "seeds": list(seeds), "learning_competition": 0.1,
-        "timing_repeats": repeats, "samples": 120, "forward": f, "check": check}))
+    for r, t in files:
+        (results_dir / f"seed-{r['seed']}.json").write_text(json.dumps(r))
+        (results_dir / f"seed-{r['seed']}.time.json").write_text(json.dumps(t))
 
 
 # The tutorial's accuracies as three seeds: each seed's order shifts every value alike by ±0.3 points
@@ -211,7 +218,8 @@ def tutorial_accuracies(i: int, acc: float) -> list[float]:
 
 
 def tutorial_results() -> list[tuple[dict, dict]]:
-    return [fake_result(n, tutorial_accuracies(i, a), fit=n / 100) for i, (n, a) in enumerate(TUTORIAL.items())]
+    return fake_seeds({n: tutorial_accuracies(i, a) for i, (n, a) in enumerate(TUTORIAL.items())},
+                      {n: n / 100 for n in TUTORIAL})
 
 
 def table_outputs(tmp_path: Path) -> dict:
@@ -226,7 +234,7 @@ def run_table(tmp_path: Path, out: dict) -> dict:
 
 def test_table_rows_ratios_plateau_and_outputs(tmp_path):
     write_results(tmp_path / "results", tutorial_results())
-    write_results(tmp_path / "results", [fake_result(1000, [0.99] * 3, 1)])  # an orphan from an older list: ignored
+    write_results(tmp_path / "results", fake_seeds({10: [0.99]}, {10: 1}, reference=10, seeds=(7,)))  # an orphan seed: ignored
     write_params(tmp_path / "params.yaml", neurons_per_class=list(TUTORIAL), reference=300, seeds=[0, 1, 2])
     out = table_outputs(tmp_path)
     t = run_table(tmp_path, out)
@@ -236,11 +244,18 @@ def test_table_rows_ratios_plateau_and_outputs(tmp_path):
     assert not any("seconds" in k or "ratio" in k for row in t["rows"].values() for k in row)
     assert tm["rows"]["300"]["time_ratio_edge"] == 1 and tm["rows"]["300"]["time_ratio_model"] == 1
     assert tm["rows"]["10"]["time_ratio_edge"] == pytest.approx(0.1 / 3, abs=1e-3)
-    # whole model = F + E: (10 + 5) / (10 + 3)
+    # whole model = F + E: (10 + 5) / (10 + 3) in every round, though each later seed ran 10 % slower
     assert tm["rows"]["500"]["time_ratio_model"] == pytest.approx(15 / 13, abs=1e-3)
-    assert tm["rows"]["500"]["whole_model_seconds"] == pytest.approx(15.0)
-    assert tm["monotone"] is True and tm["forward_seconds"] == 10.0 and tm["check"]["same_weights"] is True
-    assert "min of 3" in tm["method"] and "all 120 training samples" in tm["method"]
+    assert tm["rows"]["500"]["time_ratio_model_low"] == tm["rows"]["500"]["time_ratio_model_high"] == pytest.approx(15 / 13, abs=1e-3)
+    assert tm["rows"]["500"]["whole_model_cpu_seconds"] == pytest.approx(15.0)  # the minima: the fastest seed's
+    assert tm["rows"]["500"]["edge_fit_spread"] == pytest.approx(0.2)
+    # on the wall clock F took half its CPU time (2 threads): the same fits weigh more, (5 + 5) / (5 + 3)
+    assert tm["rows"]["500"]["time_ratio_model_wall"] == pytest.approx(10 / 8, abs=1e-3)
+    assert tm["rows"]["500"]["whole_model_seconds"] == pytest.approx(10.0)
+    assert tm["monotone"] is True and tm["forward_cpu_seconds"] == 10.0 and tm["forward_seconds"] == 5.0
+    assert tm["check"]["same_weights"] is True
+    assert tm["rounds"] == 3 and "process CPU time, median over the rounds" in tm["method"]
+    assert "all 120 training samples" in tm["method"]
     assert t["best_neurons_per_class"] == 300 and t["best_val_accuracy"] == pytest.approx(0.926)
     # paired by seed, only the ±0.05 points count: 100 is 0.3 points below (significant), 200..500 are
     # within 0.1 point of 300 (noise); the plateau is the smallest of those. Unpaired, each mean's
@@ -249,12 +264,14 @@ def test_table_rows_ratios_plateau_and_outputs(tmp_path):
     assert [t["rows"][str(n)]["below_best"] for n in TUTORIAL] == [True] * 4 + [False] * 4
     assert t["rows"]["300"]["val_accuracy_ci95"] == pytest.approx(
         stats.estimate(tutorial_accuracies(5, 0.926)).half_width, abs=1e-6)
+    assert t["rows"]["300"]["train_accuracy"] == pytest.approx(tutorial_accuracies(5, 0.926)[0] + 0.05)  # the first seed's
     md = out["table.md"].read_text()
-    assert "| Nb. neurons | Val accuracy | Time ratio | Time ratio (edge layer) | Gap to best |" in md
-    assert "| 300 | 92.6 ± 0.7 % | 1.00 | 1.00 | best |" in md
-    assert "| 200 ← | 92.5 ± 0.7 % | 0.92 | 0.67 | 0.1 ± 0.2 |" in md and "**200** neurons per class" in md
+    assert "| Nb. neurons | Val accuracy | Time ratio (rounds' range) | Time ratio (edge layer) | Gap to best |" in md
+    assert "| Time ratio (wall clock) | Fit time, whole model (CPU) |" in md and "F = 10.00 s CPU (5.00 s wall" in md
+    assert "| 300 | 92.6 ± 0.7 % | 1.00 (1.00–1.00) | 1.00 | best |" in md
+    assert "| 200 ← | 92.5 ± 0.7 % | 0.92 (0.92–0.92) | 0.67 | 0.1 ± 0.2 |" in md and "**200** neurons per class" in md
     assert "| 50 | 92.1 ± 0.7 % |" in md and "0.5 ± 0.0 below" in md
-    assert "1000" not in md and "Warning" not in md
+    assert "| 1000" not in md and "Warning" not in md
     assert "direct fit of the whole model at 300" in md and "ratio 1.015" in md
     csv = pd.read_csv(out["table.csv"])
     assert csv.neurons_per_class.tolist() == list(TUTORIAL)
@@ -266,12 +283,20 @@ def test_table_rows_ratios_plateau_and_outputs(tmp_path):
     assert out["table.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_ratio_is_the_median_of_the_rounds_so_one_disturbed_round_does_not_move_it(tmp_path):
+    files = fake_seeds({2: [0.9] * 3, 4: [0.9] * 3}, {2: 1.0, 4: 2.0}, reference=4)
+    files[1][1]["round_ratios"]["cpu"]["2"] = [0.5]  # one round disturbed (another job took the core mid-round)
+    write_results(tmp_path / "results", files)
+    params = TableParams(neurons_per_class=[2, 4], reference=4, seeds=[0, 1, 2], timing_repeats=3)
+    tm = table.build_table(params, tmp_path / "results")[1]
+    assert tm["rows"]["2"]["time_ratio_model"] == pytest.approx(11 / 12, abs=1e-3)
+    assert tm["rows"]["2"]["time_ratio_model_low"] == 0.5
+
+
 def test_table_warns_when_the_direct_fit_learned_other_weights(tmp_path):
-    write_results(tmp_path / "results", tutorial_results())
-    path = tmp_path / "results" / extractor_time.OUT_NAME
-    doc = json.loads(path.read_text())
-    doc["check"]["same_weights"] = False
-    path.write_text(json.dumps(doc))
+    files = tutorial_results()
+    files[0][1]["check"]["same_weights"] = False
+    write_results(tmp_path / "results", files)
     write_params(tmp_path / "params.yaml", neurons_per_class=list(TUTORIAL), reference=300, seeds=[0, 1, 2])
     out = table_outputs(tmp_path)
     run_table(tmp_path, out)
@@ -293,17 +318,23 @@ def test_a_gap_inside_the_seeds_spread_is_indistinguishable_and_one_well_outside
 
 def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
     params = TableParams(neurons_per_class=[2, 4], reference=4, seeds=[0, 1, 2], timing_repeats=3)
-    write_results(tmp_path / "results", [fake_result(4, [0.9] * 3, 1)], reference=4)
-    with pytest.raises(EdgetuneError, match=r"npc-2.json: not found; train that value first \(dvc repro table-train@2\)"):
+    accs, fits = {2: [0.9] * 3, 4: [0.9] * 3}, {2: 1.0, 4: 2.0}
+    write_results(tmp_path / "results", fake_seeds(accs, fits, reference=4, seeds=(0, 1)))
+    with pytest.raises(EdgetuneError, match=r"seed-2.json: not found; train that seed first \(dvc repro table-train@2\)"):
         table.build_table(params, tmp_path / "results")
-    write_results(tmp_path / "results", [fake_result(2, [0.9] * 2, 1, seeds=(0, 1))], reference=4)
-    with pytest.raises(EdgetuneError, match=r"npc-2.json: made with seeds = \[0, 1\], but the params say \[0, 1, 2\]; it is stale"):
+    write_results(tmp_path / "results", fake_seeds({2: [0.9] * 3}, fits, reference=4))
+    with pytest.raises(EdgetuneError, match=r"seed-0.json: made with neurons_per_class = \[2\], but the params say \[2, 4\]; it is stale, rerun dvc repro table-train@0"):
         table.build_table(params, tmp_path / "results")
-    write_results(tmp_path / "results", [fake_result(2, [0.9] * 3, 1, timing="engine forward, one run")], reference=4)
-    with pytest.raises(EdgetuneError, match=r"npc-2.time.json: timed as 'engine forward, one run' with 3 repeats, not as the other rows"):
+    write_results(tmp_path / "results", fake_seeds(accs, fits, reference=4, timing="engine forward, one run"))
+    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: timed as 'engine forward, one run' for 3 repeats, not as the other seeds"):
         table.build_table(params, tmp_path / "results")
-    write_results(tmp_path / "results", [fake_result(2, [0.9] * 3, 1)], reference=2)
-    with pytest.raises(EdgetuneError, match=r"extractor-time.json: made with reference = 2, but the params say 4; it is stale, rerun dvc repro extractor-time"):
+    write_results(tmp_path / "results", fake_seeds(accs, fits, reference=2))
+    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: made with reference = 2, but the params say 4; it is stale, rerun dvc repro table-train@0"):
+        table.build_table(params, tmp_path / "results")
+    files = fake_seeds(accs, fits, reference=4)
+    del files[0][1]["check"]
+    write_results(tmp_path / "results", files)
+    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: no direct whole-model check"):
         table.build_table(params, tmp_path / "results")
 
 
@@ -334,22 +365,23 @@ def repro_table(project):
     The hardware stage (its columns; tests/test_hardware.py) is brought up to date first.
     """
     project.run("dvc", "repro", "-s", "hardware")
-    return project.run("dvc", "repro", "-s", "table-train", "extractor-time", "table").stdout
+    return project.run("dvc", "repro", "-s", "table-train", "table").stdout
 
 
 def ran(stdout: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", stdout))
 
 
-def test_dvc_matrix_retrains_only_added_values_and_drops_removed_rows(dvc_project):
+def test_dvc_matrix_trains_one_item_per_seed_and_reruns_what_a_change_touches(dvc_project):
     tiny_inputs(dvc_project.root)
     dvc_project.set_params(table={"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "timing_repeats": 2})
     dvc_project.commit("tiny inputs")
-    assert ran(repro_table(dvc_project)) == {"table-train@2", "table-train@4", "extractor-time", "table"}
+    assert ran(repro_table(dvc_project)) == {"table-train@0", "table-train@1", "table"}
     metrics = json.loads((dvc_project.root / "metrics/table.json").read_text())
     times = json.loads((dvc_project.root / "metrics/time/table.json").read_text())
     assert list(metrics["rows"]) == list(times["rows"]) == ["2", "4"]
     assert times["rows"]["4"]["time_ratio_edge"] == 1 and times["rows"]["4"]["time_ratio_model"] == 1
+    assert times["rounds"] == 2  # one round per seed
     for row in metrics["rows"].values():
         assert 0 <= row["val_accuracy"] <= 1 and 0 <= row["train_accuracy"] <= 1
     assert times["check"]["same_weights"] is True
@@ -357,29 +389,20 @@ def test_dvc_matrix_retrains_only_added_values_and_drops_removed_rows(dvc_projec
     assert (dvc_project.root / "plots/table.png").exists()
     assert "| 4 |" in (dvc_project.root / "metrics/table.md").read_text()
 
+    # a value is timed beside the others, so every seed trains it
     dvc_project.set_params(table={"neurons_per_class": [2, 3, 4]})
-    out = repro_table(dvc_project)
-    assert ran(out) == {"table-train@3", "table"}
-    assert "Stage 'table-train@2' didn't change, skipping" in out
-    assert "Stage 'table-train@4' didn't change, skipping" in out
+    assert ran(repro_table(dvc_project)) == {"table-train@0", "table-train@1", "table"}
     assert list(json.loads((dvc_project.root / "metrics/table.json").read_text())["rows"]) == ["2", "3", "4"]
 
-    dvc_project.set_params(table={"neurons_per_class": [3, 4]})
-    assert ran(repro_table(dvc_project)) == {"table"}
-    metrics = json.loads((dvc_project.root / "metrics/table.json").read_text())
-    assert list(metrics["rows"]) == ["3", "4"]  # npc-2.json is still on disk, but not a row
-    assert (dvc_project.root / "results/table/npc-2.json").exists()
-    assert "| 2 |" not in (dvc_project.root / "metrics/table.md").read_text()
-    assert pd.read_csv(dvc_project.root / "plots/table.csv").neurons_per_class.tolist() == [3, 4]
-
-    dvc_project.set_params(table={"reference": 3})  # F does not depend on it, the check does
-    assert ran(repro_table(dvc_project)) == {"extractor-time", "table"}
-    dvc_project.set_params(table={"seeds": [0, 2]})  # every item trains with the seeds
-    assert ran(repro_table(dvc_project)) == {"table-train@3", "table-train@4", "extractor-time", "table"}
+    dvc_project.set_params(table={"seeds": [0, 2]})  # seed-1.json stays on disk, but the table ignores it
+    assert ran(repro_table(dvc_project)) == {"table-train@0", "table-train@2", "table"}
+    assert (dvc_project.root / "results/table/seed-1.json").exists()
+    assert json.loads((dvc_project.root / "metrics/table.json").read_text())["seeds"] == [0, 2]
+    assert pd.read_csv(dvc_project.root / "plots/table.csv").neurons_per_class.tolist() == [2, 3, 4]
     (dvc_project.root / "metrics/weights.json").write_text(json.dumps({"num_weights": 8, "median_spikes": 7.0}))
     assert ran(repro_table(dvc_project)) == set()  # the weights stage's other metrics: nothing retrains
     (dvc_project.root / "results/num_weights.json").write_text(json.dumps({"num_weights": 7}))
-    assert ran(repro_table(dvc_project)) == {"table-train@3", "table-train@4", "extractor-time", "table"}
+    assert ran(repro_table(dvc_project)) == {"table-train@0", "table-train@2", "table"}
 
 
 @pytest.mark.parametrize(
@@ -395,7 +418,7 @@ def test_dvc_repro_with_bad_table_params_stops_with_a_clear_error(dvc_project, v
     (dvc_project.root / "results/table").mkdir(parents=True)
     shutil.copy(REPO / "results/table/README.md", dvc_project.root / "results/table/README.md")
     dvc_project.set_params(table=values)
-    proc = dvc_project.run("dvc", "repro", "-s", "table-train", "extractor-time", "hardware", "table", check=False)
+    proc = dvc_project.run("dvc", "repro", "-s", "table-train", "hardware", "table", check=False)
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

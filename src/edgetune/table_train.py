@@ -1,24 +1,36 @@
-"""One row of the table: full trainings of the edge layer at one neurons-per-class value.
+"""The table's trainings: one DVC matrix item per seed, every neurons-per-class value in it.
 
-Run as one DVC matrix item per value (``table-train@300``), so adding a value trains only that
-value and the items run one after another — their timings do not disturb each other.
-For each seed the training set is shuffled with that seed and the layer starts from weights drawn
-with it. Two files per value:
+The tutorial's time ratio compares values with each other, so their times must be taken under the
+same conditions: timed in separate processes minutes apart, the host's drift moved the largest
+rows by up to 0.04 between runs. An item therefore times, in one process and in rounds, the
+extractor's forward pass F over all training samples, then the edge layer's fit E(v) at every
+value (ascending in one round, descending in the next, so a slow drift does not favour either
+end). Each round gives each value's whole-model ratio (F + E(v)) / (F + E(reference)) from
+measurements seconds apart; the table takes their median (:mod:`edgetune.table`).
 
-* ``npc-<v>.json``: accuracies and learned neurons per seed and summarised — the same bytes
-  whenever the inputs are the same;
-* ``npc-<v>.time.json``: the edge layer's fit time E(v), one measurement per seed (and repeats
-  of the first seed's fit up to ``table.timing_repeats``), reported as the minimum. Timings
-  differ from run to run, so they are kept apart from what must not.
+The ratio is taken on process CPU time, wall clock kept beside it. The engine's forward pass uses
+every core it gets while the edge fit uses one, so wall-clock F depends on how many cores were
+free: measured here, the same F took 7.3 s on an idle machine and 18–26 s beside other jobs
+(CPU time 14.3–16.0 s), and the wall-clock ratio at 10 moved from 0.78 to 0.84. On CPU time,
+the ratio is what the fit costs, the same on a busy or a quiet machine of any core count.
 
-The tutorial's whole-model time is E(v) plus the extractor's forward pass over the same samples,
-which does not depend on v: the ``extractor-time`` stage measures it once (:mod:`edgetune.extractor_time`).
+The first round's fits are the seed's full trainings: the training set in the seed's order, the
+layer from the seed's initial weights, the same order at every value (paired seeds). Two files:
+
+* ``seed-<k>.json``: accuracies and learned neurons per value — the same bytes whenever the
+  inputs are the same;
+* ``seed-<k>.time.json``: F and E(v) of every round, minima and spread (:mod:`edgetune.timing`).
+
+Adding a seed trains only that seed; adding a value retrains every seed, which it must: its time
+is only comparable when measured beside the others. The first seed also checks the decomposition
+with one direct fit of the whole model (:mod:`edgetune.whole_check`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -27,30 +39,36 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from edgetune import edge
 from edgetune.atomic import write_json
-from edgetune.logs import muted
+from edgetune.dataset import load_dataset
 from edgetune.errors import EdgetuneError
+from edgetune.logs import muted
 from edgetune.params import TableParams, load_params
 from edgetune.spikefile import SpikeSet, load_spikes
 from edgetune.timing import Timing
+from edgetune.whole_check import check_same_samples, direct_check
+from edgetune.whole_model import forward_in_chunks, load_extractor
 
 SPIKES = "data/spikes.npz"
+DATASET = "data/kws.npz"
+EXTRACTOR = "models/extractor.fbz"
 WEIGHTS = "results/num_weights.json"  # the weights stage's choice, alone
 RESULTS_DIR = "results/table"
 # Scoring holds a (batch × units) float32 block: 2**24 elements = 64 MB whatever the layer size.
 SCORE_ELEMENTS = 2**24
 log = logging.getLogger("edgetune.table_train")
 
-
-# What E(v) is, recorded with every measurement: the table refuses to mix rows timed otherwise.
-EDGE_TIMING = "edge layer fit on the spikes, all training samples, wall clock, min over repeats"
-
-
-def result_path(npc: int, results_dir: str | Path = RESULTS_DIR) -> Path:
-    return Path(results_dir) / f"npc-{npc}.json"
+CLOCKS = ("cpu", "wall")  # process CPU time (the ratio's clock: see the module's docstring), wall clock beside it
+# What the times are, recorded with every measurement: the table refuses to mix files timed otherwise.
+EDGE_TIMING = ("rounds in one process: extractor forward F, then the edge layer fit E(v) at every value, "
+               "all training samples, process CPU time and wall clock")
 
 
-def time_path(npc: int, results_dir: str | Path = RESULTS_DIR) -> Path:
-    return Path(results_dir) / f"npc-{npc}.time.json"
+def result_path(seed: int, results_dir: str | Path = RESULTS_DIR) -> Path:
+    return Path(results_dir) / f"seed-{seed}.json"
+
+
+def time_path(seed: int, results_dir: str | Path = RESULTS_DIR) -> Path:
+    return Path(results_dir) / f"seed-{seed}.time.json"
 
 
 def score_batch(units: int) -> int:
@@ -63,90 +81,94 @@ def shuffled(spikes: SpikeSet, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return spikes.x_train[order], spikes.y_train[order]
 
 
-def train_one(config: edge.EdgeConfig, spikes: SpikeSet, timing: Timing, score_train: bool) -> tuple[dict, np.ndarray]:
-    """One seed's training, its fit timed into ``timing``. Returns the run and per-class val accuracy.
+def rounds_per_seed(table: TableParams) -> int:
+    """Enough rounds that every time is measured ``timing_repeats`` times over all the seeds."""
+    return max(1, math.ceil(table.timing_repeats / len(table.seeds)))
 
-    Train accuracy (a diagnostic of overfitting, not in the tutorial's table) is scored only when
-    ``score_train``: scoring all 10k training samples at every seed was a tenth of the table's cost.
-    """
-    x, y = shuffled(spikes, config.seed)
-    trained = edge.train(x, y, config)
-    timing.wall.append(trained.fit_seconds)
-    timing.cpu.append(trained.fit_cpu_seconds)
+
+def score(config: edge.EdgeConfig, trained: edge.TrainedEdge, spikes: SpikeSet, score_train: bool) -> dict:
+    """One value's accuracies. Train accuracy (a diagnostic of overfitting, not in the tutorial's
+    table) only when ``score_train``: on every seed it was a tenth of the table's cost."""
     batch = score_batch(config.units)
     pred = edge.predict_classes(spikes.x_val, trained, batch)
-    run = {
-        "seed": config.seed,
-        "train_accuracy": edge.accuracy(spikes.x_train, spikes.y_train, trained, batch) if score_train else None,
+    rates = edge.per_class_rates(pred, spikes.y_val, config.num_classes)
+    return {
         "val_accuracy": float((pred == spikes.y_val).mean()),
+        "train_accuracy": edge.accuracy(spikes.x_train, spikes.y_train, trained, batch) if score_train else None,
         "learned_neurons": trained.num_learned,
+        "per_class_val_accuracy": {str(name): (None if np.isnan(r) else float(r))
+                                   for name, r in zip(spikes.classes, rates)},
     }
-    return run, edge.per_class_rates(pred, spikes.y_val, config.num_classes)
 
 
-def time_more(config: edge.EdgeConfig, spikes: SpikeSet, timing: Timing, repeats: int) -> None:
-    """Refit the first seed until ``timing`` holds ``repeats`` measurements (fewer seeds than repeats)."""
-    x, y = shuffled(spikes, config.seed)
-    with muted(edge.log):
-        while len(timing.wall) < repeats:
-            trained = edge.train(x, y, config)
-            timing.wall.append(trained.fit_seconds)
-            timing.cpu.append(trained.fit_cpu_seconds)
+def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet, extractor, x_mfcc: np.ndarray,
+                 score_train: bool) -> tuple[dict, Timing, dict[int, Timing], list[int]]:
+    """The rounds: F, then every value's fit; the first round's layers are scored → (runs, F, E, samples)."""
+    values = list(table.neurons_per_class)
+    configs = {v: edge.EdgeConfig(spikes.num_classes, v, num_weights, table.learning_competition, seed)
+               for v in values}
+    x, y = shuffled(spikes, seed)
+    forward, fits, runs, samples = Timing(), {v: Timing() for v in values}, {}, []
+    rounds = rounds_per_seed(table)
+    with logging_redirect_tqdm(), tqdm(total=rounds * (len(values) + 1), desc=f"table seed={seed}", unit="fit") as bar:
+        for r in range(rounds):
+            samples.append(forward.measure(lambda: forward_in_chunks(extractor, x_mfcc)))
+            bar.update()
+            for i, v in enumerate(values if (seed + r) % 2 == 0 else values[::-1]):
+                with muted(edge.log) if r or i else contextlib.nullcontext():  # a layer-size warning, said once
+                    trained = edge.train(x, y, configs[v])
+                fits[v].wall.append(trained.fit_seconds)
+                fits[v].cpu.append(trained.fit_cpu_seconds)
+                if r == 0:
+                    runs[v] = score(configs[v], trained, spikes, score_train)
+                    log.info("seed %d npc %d: val %.4f, %d learned, fit %.2f s", seed, v,
+                             runs[v]["val_accuracy"], runs[v]["learned_neurons"], trained.fit_seconds)
+                bar.update()
+    return runs, forward, fits, samples
 
 
-def train_value(npc: int, table: TableParams, num_weights: int, spikes: SpikeSet) -> tuple[dict, dict]:
-    """All seeds at one value → (accuracy result, timing result) of the item."""
-    configs = [edge.EdgeConfig(spikes.num_classes, npc, num_weights, table.learning_competition, seed)
-               for seed in table.seeds]
-    edge.check_config(configs[0], spikes.width)
-    runs, per_class, timing = [], [], Timing()
-    with logging_redirect_tqdm():
-        for i, config in enumerate(tqdm(configs, desc=f"table npc={npc}", unit="seed")):
-            with muted(edge.log) if i else contextlib.nullcontext():  # a warning of the layer's size, said once
-                run, acc = train_one(config, spikes, timing, score_train=i == 0)
-            log.info("npc %d seed %d: val %.4f, %d learned, fit %.2f s", npc, config.seed,
-                     run["val_accuracy"], run["learned_neurons"], timing.wall[-1])
-            runs.append(run)
-            per_class.append(acc)
-        time_more(configs[0], spikes, timing, table.timing_repeats)
-    val = [r["val_accuracy"] for r in runs]
-    result = {
-        "neurons_per_class": npc,
-        "num_weights": num_weights,
-        "learning_competition": table.learning_competition,
-        "seeds": list(table.seeds),
-        "num_classes": spikes.num_classes,
-        "units": spikes.num_classes * npc,
-        "train_samples": len(spikes.x_train),
-        "val_samples": len(spikes.x_val),
-        "train_accuracy": runs[0]["train_accuracy"],  # the first seed's
-        "val_accuracy": float(np.mean(val)),
-        "val_accuracy_min": float(min(val)),
-        "val_accuracy_max": float(max(val)),
-        "learned_neurons": float(np.mean([r["learned_neurons"] for r in runs])),
-        "per_class_val_accuracy": {
-            str(name): (None if np.isnan(v) else float(v))
-            for name, v in zip(spikes.classes, np.mean(per_class, axis=0))
-        },
-        "runs": runs,
-    }
-    times = {"neurons_per_class": npc, "num_weights": num_weights, "seeds": list(table.seeds),
-             "timing": EDGE_TIMING, "samples": len(spikes.x_train), "edge_fit": timing.as_dict()}
+def round_ratios(forward: Timing, fits: dict[int, Timing], reference: int, clock: str) -> dict[str, list[float]]:
+    """Each round's whole-model ratio (F + E(v)) / (F + E(reference)) on ``clock`` (cpu or wall)."""
+    f, ref = getattr(forward, clock), getattr(fits[reference], clock)
+    return {str(v): [round((a + e) / (a + r), 6) for a, e, r in zip(f, getattr(t, clock), ref)]
+            for v, t in fits.items()}
+
+
+def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet, extractor_path: str | Path,
+               x_mfcc: np.ndarray) -> tuple[dict, dict]:
+    """One seed at every value → (accuracy result, timing result) of the item."""
+    edge.check_config(edge.EdgeConfig(spikes.num_classes, max(table.neurons_per_class), num_weights,
+                                      table.learning_competition, seed), spikes.width)
+    extractor = load_extractor(extractor_path, spikes.width)
+    x_mfcc = np.ascontiguousarray(x_mfcc, dtype=np.uint8)
+    first = seed == table.seeds[0]
+    runs, forward, fits, samples = timed_rounds(seed, table, num_weights, spikes, extractor, x_mfcc, score_train=first)
+    common = {"seed": seed, "num_weights": num_weights, "learning_competition": table.learning_competition,
+              "neurons_per_class": list(table.neurons_per_class)}
+    result = {**common, "num_classes": spikes.num_classes, "train_samples": len(spikes.x_train),
+              "val_samples": len(spikes.x_val), "runs": {str(v): runs[v] for v in table.neurons_per_class}}
+    times = {**common, "reference": table.reference, "timing": EDGE_TIMING, "timing_repeats": table.timing_repeats,
+             "rounds": len(forward.wall), "samples": min(samples + [len(spikes.x_train)]),
+             "forward": forward.as_dict(), "edge_fit": {str(v): t.as_dict() for v, t in fits.items()},
+             "round_ratios": {clock: round_ratios(forward, fits, table.reference, clock) for clock in CLOCKS}}
+    if first:  # the decomposition F + E checked once against a direct fit of the whole model
+        config = edge.EdgeConfig(spikes.num_classes, table.reference, num_weights, table.learning_competition, seed)
+        times["check"] = direct_check(extractor_path, spikes, x_mfcc, config, forward.seconds)
     return result, times
 
 
-def run(npc: int, params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
+def run(seed: int, params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
+        dataset_path: str | Path = DATASET, extractor_path: str | Path = EXTRACTOR,
         weights_path: str | Path = WEIGHTS, results_dir: str | Path = RESULTS_DIR) -> dict:
-    """The stage item: train at ``npc`` neurons per class, write ``npc-{npc}.json`` and ``npc-{npc}.time.json``."""
-    if npc < 1:
-        raise EdgetuneError(f"--npc {npc}: neurons per class must be ≥ 1")
+    """The stage item: train seed ``seed`` at every value, write ``seed-<k>.json`` and ``seed-<k>.time.json``."""
     table = load_params(params_path).table
-    if npc not in table.neurons_per_class:
-        log.warning("npc %d is not in table.neurons_per_class %s: the table will not show it",
-                    npc, table.neurons_per_class)
+    if seed not in table.seeds:
+        raise EdgetuneError(f"--seed {seed}: not in table.seeds {list(table.seeds)}; the table would not use it")
     num_weights = edge.load_num_weights(weights_path)
     spikes = load_spikes(spikes_path)
-    result, times = train_value(npc, table, num_weights, spikes)
-    write_json(result_path(npc, results_dir), result)
-    write_json(time_path(npc, results_dir), times)
+    ds = load_dataset(dataset_path)
+    check_same_samples(spikes, ds, spikes_path, dataset_path)
+    result, times = train_seed(seed, table, num_weights, spikes, extractor_path, ds.x_train)
+    write_json(result_path(seed, results_dir), result)
+    write_json(time_path(seed, results_dir), times)
     return result

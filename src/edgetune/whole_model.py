@@ -2,8 +2,8 @@
 
 The tutorial times ``model_ak.fit(x_train, y_train)`` on the whole model — extractor followed by
 the learning layer — so its time ratios include the extractor's forward pass on every sample.
-That pass costs the same at every neurons-per-class value, so the table measures it once,
-repeated (:func:`time_forward`), and adds it to the edge layer's own fit; one direct fit of the
+That pass costs the same at every neurons-per-class value, so the table times it
+(:func:`forward_in_chunks`) beside the edge layer's own fits and adds them; one direct fit of the
 whole model (:func:`fit_whole_model`) checks the sum.
 
 The engine appends the edge layer (an Akida 1.0 ``FullyConnected``) to an Akida 1.0 extractor
@@ -28,7 +28,6 @@ from akida import AkidaUnsupervised, FullyConnected
 
 from edgetune import edge
 from edgetune.errors import EdgetuneError
-from edgetune.timing import Timing
 
 COMPOSED = "extractor + edge layer, one fit"
 SUMMED = "extractor forward + edge layer fit"
@@ -114,14 +113,3 @@ def forward_in_chunks(model: akida.Model, x: np.ndarray, batch: int = FORWARD_BA
     for start in range(0, len(x), batch):
         done += len(model.forward(x[start : start + batch]))
     return done
-
-
-def time_forward(extractor_path: str | Path, x_mfcc: np.ndarray, width: int, repeats: int,
-                 progress=lambda it: it) -> tuple[Timing, int]:
-    """F: the extractor's forward pass over all of ``x_mfcc``, ``repeats`` times; and the samples per pass."""
-    extractor = load_extractor(extractor_path, width)
-    x = np.ascontiguousarray(x_mfcc, dtype=np.uint8)
-    timing, samples = Timing(), 0
-    for _ in progress(range(repeats)):
-        samples = timing.measure(lambda: forward_in_chunks(extractor, x))
-    return timing, samples
