@@ -17,7 +17,7 @@ from edgetune.errors import EdgetuneError
 from edgetune.params import BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL, parse_params
 from fake_kws import make_fake_kws
 from test_download_faults import run, workdir  # noqa: F401  (the fixture: a cwd + cache of its own)
-from test_table import fake_result, write_params, write_results
+from test_table import fake_seeds, write_params, write_results
 
 
 # --- a truncated or corrupt data.path ------------------------------------------------------------
@@ -75,8 +75,9 @@ def test_table_log_and_report_say_when_the_edge_layer_is_near_chance(tmp_path, c
     out = [tmp_path / name for name in ("table.json", "table.md", "table.csv", "table_time.csv", "per_class.csv",
                                         "table.png")]
     write_params(tmp_path / "params.yaml", neurons_per_class=[10, 50], reference=50, seeds=[0, 1, 2])
-    for accuracy, near in ((0.36, True), (0.9, False)):  # fake_result: 3 classes, chance 33.3 %
-        write_results(tmp_path / "results", [fake_result(n, [accuracy] * 3, fit=1) for n in (10, 50)], reference=50)
+    for accuracy, near in ((0.36, True), (0.9, False)):  # fake_seeds: 3 classes, chance 33.3 %
+        write_results(tmp_path / "results", fake_seeds({n: [accuracy] * 3 for n in (10, 50)}, {10: 1, 50: 1},
+                                                       reference=50))
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="edgetune.table"):
             t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out)

@@ -21,7 +21,7 @@ from edgetune.dataset import save_dataset
 from edgetune.edge import LAYER_NAME
 from edgetune.errors import EdgetuneError
 from spike_fixtures import tiny_kws
-from test_table import fake_result, tiny_akida2_extractor, write_results
+from test_table import fake_seeds, tiny_akida2_extractor, write_results
 
 CLASSES, NUM_WEIGHTS = 3, 8
 # 3 classes of a 24-wide extractor: 2 per class (6 units) fits one FNP3 with room to spare;
@@ -138,10 +138,8 @@ def test_table_rows_carry_the_hardware_columns(extractors, tmp_path):
     hw = hardware.run(tmp_path / "params.yaml", tmp_path / "models/extractor.fbz", tmp_path / "metrics/weights.json",
                       tmp_path / "metrics/data.json", tmp_path / "hardware.json", tmp_path / "hardware.csv")
     values = [ON_CHIP, 100, EXTERNAL, TOO_MANY]
-    results = [fake_result(v, [0.9, 0.91, 0.92], 1) for v in values]
-    for r, _ in results:
-        r["num_classes"] = CLASSES
-    write_results(tmp_path / "results", results, reference=ON_CHIP)
+    write_results(tmp_path / "results", fake_seeds({v: [0.9, 0.91, 0.92] for v in values}, {v: 1 for v in values},
+                                                   reference=ON_CHIP, num_classes=CLASSES))
     out = [tmp_path / n for n in ("table.json", "table.md", "table.csv", "table_time.csv", "per_class.csv", "table.png")]
     t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out, hardware_metrics=tmp_path / "hardware.json")
     for v in values:

@@ -168,7 +168,8 @@ def test_item_input_errors_are_clear(tiny, tmp_path):
 
 
 def fake_seeds(accuracies: dict[int, list[float]], fits: dict[int, float], forward: float = 10.0, reference: int = 300,
-               seeds=(0, 1, 2), lc=0.1, timing=table_train.EDGE_TIMING, repeats: int = 3) -> list[tuple[dict, dict]]:
+               seeds=(0, 1, 2), lc=0.1, timing=table_train.EDGE_TIMING, repeats: int = 3,
+               num_classes: int = 3) -> list[tuple[dict, dict]]:
     """The items' two files as table-train writes them: one seed each, every value in it; one round per seed."""
     values = list(accuracies)
     files = []
@@ -177,7 +178,7 @@ def fake_seeds(accuracies: dict[int, list[float]], fits: dict[int, float], forwa
                          "learned_neurons": 3 * v - 1, "per_class_val_accuracy": {"no": accs[0], "six": accs[0], "yes": accs[0]}}
                 for v, accs in accuracies.items()}
         common = {"seed": seed, "num_weights": 8, "learning_competition": lc, "neurons_per_class": values}
-        result = {**common, "num_classes": 3, "train_samples": 120, "val_samples": 36, "runs": runs}
+        result = {**common, "num_classes": num_classes, "train_samples": 120, "val_samples": 36, "runs": runs}
         wall = 1 + 0.1 * i  # the host a little slower for each later seed: every time scales alike
         f = forward * wall
 
