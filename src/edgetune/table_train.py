@@ -102,13 +102,16 @@ def score(config: edge.EdgeConfig, trained: edge.TrainedEdge, spikes: SpikeSet, 
 
 
 def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet, extractor, x_mfcc: np.ndarray,
-                 score_train: bool) -> tuple[dict, Timing, dict[int, Timing], list[int]]:
-    """The rounds: F, then every value's fit; the first round's layers are scored → (runs, F, E, samples)."""
+                 score_train: bool) -> tuple[dict, Timing, dict[int, Timing], list[int], edge.TrainedEdge]:
+    """The rounds: F, then every value's fit; the first round's layers are scored.
+
+    Returns (runs, F, E, samples per F, the first round's layer at the reference).
+    """
     values = list(table.neurons_per_class)
     configs = {v: edge.EdgeConfig(spikes.num_classes, v, num_weights, table.learning_competition, seed)
                for v in values}
     x, y = shuffled(spikes, seed)
-    forward, fits, runs, samples = Timing(), {v: Timing() for v in values}, {}, []
+    forward, fits, runs, samples, reference = Timing(), {v: Timing() for v in values}, {}, [], None
     rounds = rounds_per_seed(table)
     with logging_redirect_tqdm(), tqdm(total=rounds * (len(values) + 1), desc=f"table seed={seed}", unit="fit") as bar:
         for r in range(rounds):
@@ -120,11 +123,12 @@ def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeS
                 fits[v].wall.append(trained.fit_seconds)
                 fits[v].cpu.append(trained.fit_cpu_seconds)
                 if r == 0:
+                    reference = trained if v == table.reference else reference
                     runs[v] = score(configs[v], trained, spikes, score_train)
                     log.info("seed %d npc %d: val %.4f, %d learned, fit %.2f s", seed, v,
                              runs[v]["val_accuracy"], runs[v]["learned_neurons"], trained.fit_seconds)
                 bar.update()
-    return runs, forward, fits, samples
+    return runs, forward, fits, samples, reference
 
 
 def round_ratios(forward: Timing, fits: dict[int, Timing], reference: int, clock: str) -> dict[str, list[float]]:
@@ -142,7 +146,8 @@ def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet
     extractor = load_extractor(extractor_path, spikes.width)
     x_mfcc = np.ascontiguousarray(x_mfcc, dtype=np.uint8)
     first = seed == table.seeds[0]
-    runs, forward, fits, samples = timed_rounds(seed, table, num_weights, spikes, extractor, x_mfcc, score_train=first)
+    runs, forward, fits, samples, reference = timed_rounds(seed, table, num_weights, spikes, extractor, x_mfcc,
+                                                           score_train=first)
     common = {"seed": seed, "num_weights": num_weights, "learning_competition": table.learning_competition,
               "neurons_per_class": list(table.neurons_per_class)}
     result = {**common, "num_classes": spikes.num_classes, "train_samples": len(spikes.x_train),
@@ -152,8 +157,7 @@ def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet
              "forward": forward.as_dict(), "edge_fit": {str(v): t.as_dict() for v, t in fits.items()},
              "round_ratios": {clock: round_ratios(forward, fits, table.reference, clock) for clock in CLOCKS}}
     if first:  # the decomposition F + E checked once against a direct fit of the whole model
-        config = edge.EdgeConfig(spikes.num_classes, table.reference, num_weights, table.learning_competition, seed)
-        times["check"] = direct_check(extractor_path, spikes, x_mfcc, config, forward.seconds)
+        times["check"] = direct_check(extractor_path, spikes, x_mfcc, reference, forward.seconds)
     return result, times
 
 

@@ -33,12 +33,16 @@ def check_same_samples(spikes: SpikeSet, ds, spikes_path, dataset_path) -> None:
         )
 
 
-def direct_check(extractor_path, spikes: SpikeSet, x_mfcc: np.ndarray, config: edge.EdgeConfig,
+def direct_check(extractor_path, spikes: SpikeSet, x_mfcc: np.ndarray, edge_fit: edge.TrainedEdge,
                  forward_seconds: float) -> dict:
-    """One whole-model fit at the reference against F + E(reference) on the same samples, same order."""
+    """One whole-model fit at the reference against F + E(reference) on the same samples, same order.
+
+    ``edge_fit`` is the table's own fit at the reference (its config and seed): the direct fit must
+    learn exactly its weights.
+    """
+    config = edge_fit.config
     order = edge.seeded_order(len(spikes.x_train), config.seed)  # the table's order (table_train.shuffled)
-    x, y = spikes.x_train[order], spikes.y_train[order]
-    edge_fit = edge.train(x, y, config)
+    y = spikes.y_train[order]
     whole = fit_whole_model(extractor_path, x_mfcc[order], y, config, spikes.width, edge_fit.fit_seconds)
     same = None
     if whole.trained is not None:
