@@ -159,7 +159,7 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
                 f"| {m['time_ratio_edge']:.2f} |") in s
     assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class" in s
     assert "the smallest value not significantly below the best" in s
-    assert f"took {table_time['check']['direct_seconds']:.2f} s against F + E" in s
+    assert f"took {table_time['check']['direct_seconds']:.2f} s of CPU time against F + E" in s
     limit = read_json(root, "metrics/hardware.json")["max_on_chip_neurons_per_class"]
     assert f"on a virtual AKD1000 the edge layer stays in on-chip memory up to **{limit}**; beyond {limit}" in s
 

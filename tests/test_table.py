@@ -98,6 +98,10 @@ def test_item_trains_every_value_and_times_them_in_rounds_apart_from_the_accurac
     assert check["mode"] == whole_model.COMPOSED and check["samples"] == 120
     assert check["same_weights"] is True and check["neurons_per_class"] == 4 and check["seed"] == 0
     assert check["direct_over_sum"] == pytest.approx(check["direct_seconds"] / check["forward_plus_fit_seconds"], abs=2e-3)
+    # on CPU time, the clock of the ratio: F (the fastest round's) + the reference's own fit in the first round
+    assert check["clock"] == "process CPU time" and check["direct_wall_seconds"] > 0
+    assert check["forward_plus_fit_seconds"] == pytest.approx(
+        times["forward"]["cpu_seconds"] + times["edge_fit"]["4"]["cpu"][0], abs=1e-5)
     # the seed drives shuffling and initial weights: another run gives the same bytes of accuracies
     first = (tmp_path / "results/seed-0.json").read_bytes()
     table_train.run(0, params_path=tmp_path / "params.yaml", **paths)

@@ -26,7 +26,7 @@ def check_sentence(check: dict, reference: int) -> str:
     same = "" if check["same_weights"] else (" **Warning:** it learned other weights than the edge layer on the "
                                              "spikes: are `data/spikes.npz` and `models/extractor.fbz` from the same run?")
     return (f"Check: one direct fit of the whole model at {reference} (extractor + edge layer, {check['samples']} "
-            f"samples) took {check['direct_seconds']:.2f} s against F + E = {check['forward_plus_fit_seconds']:.2f} s "
+            f"samples) took {check['direct_seconds']:.2f} s of CPU time against F + E = {check['forward_plus_fit_seconds']:.2f} s "
             f"(ratio {check['direct_over_sum']:.3f}).{same}")
 
 

@@ -157,7 +157,7 @@ def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet
              "forward": forward.as_dict(), "edge_fit": {str(v): t.as_dict() for v, t in fits.items()},
              "round_ratios": {clock: round_ratios(forward, fits, table.reference, clock) for clock in CLOCKS}}
     if first:  # the decomposition F + E checked once against a direct fit of the whole model
-        times["check"] = direct_check(extractor_path, spikes, x_mfcc, reference, forward.seconds)
+        times["check"] = direct_check(extractor_path, spikes, x_mfcc, reference, forward.cpu_seconds)
     return result, times
 
 
