@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 from akida import AkidaUnsupervised, FullyConnected, InputData, Model  # noqa: E402
 
-from edgetune import edge, sweep  # noqa: E402
+from edgetune.edge import layer as edge, sweep  # noqa: E402
 from edgetune.params import TUTORIAL_NEURONS_PER_CLASS  # noqa: E402
-from edgetune.spikefile import load_spikes  # noqa: E402
+from edgetune.edge.spikefile import load_spikes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SPIKES = REPO / "data" / "spikes.npz"  # what `make repro` made

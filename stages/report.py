@@ -14,7 +14,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> None:
-        from edgetune import report
+        from edgetune.report import report
 
         report.run(out_dir=args.out)
 

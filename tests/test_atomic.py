@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from edgetune.atomic import save_npz, write_json
-from edgetune.spikefile import SpikeSet, load_spikes, save_spikes
+from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
 from edgetune.errors import EdgetuneError
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from brainchip_files import brainchip_list
-from edgetune import chance, report, table
+from edgetune.edge import chance, table
+from edgetune.report import report
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL, parse_params

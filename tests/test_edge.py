@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgetune import edge
+from edgetune.edge import layer as edge
 from edgetune.errors import EdgetuneError
 
 

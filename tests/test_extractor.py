@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO, project_env
-from edgetune import extractor
+from edgetune.extractor import build as extractor
 from edgetune.errors import EdgetuneError
 from fake_kws import make_fake_kws, save_fake_kws
 
@@ -179,7 +179,7 @@ def test_quantized_keras_h5_is_calibrated_converted_and_accepted(tmp_path, file_
     import tf_keras as keras
     from cnn2snn import AkidaVersion, quantize, quantize_layer, set_akida_version
 
-    from edgetune import dscnn
+    from edgetune.extractor import dscnn
 
     ds = make_fake_kws(**TINY_DATA)
     dscnn.seed_everything(0)

@@ -20,9 +20,9 @@ import pytest
 
 from akida_fixtures import make_tiny_extractor
 from conftest import DvcProject, copy_project
-from edgetune import report
+from edgetune.report import report
 from edgetune.confusion import write_confusion_csv
-from edgetune.curves import training_curves
+from edgetune.extractor.curves import training_curves
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
 from spike_fixtures import tiny_kws
@@ -377,7 +377,7 @@ def test_stages_that_disagree_on_num_weights_are_flagged():
 
 @pytest.mark.parametrize("link", ["https://example.org/a.png", "../outside.png", "figures/absent.png"])
 def test_html_refuses_a_figure_it_cannot_embed(tmp_path, link):
-    from edgetune import report_html
+    from edgetune.report import report_html
 
     (tmp_path / "outside.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     base = tmp_path / "report"
@@ -387,7 +387,7 @@ def test_html_refuses_a_figure_it_cannot_embed(tmp_path, link):
 
 
 def test_own_figures_for_many_classes_render_and_repeat_byte_for_byte(tmp_path):
-    from edgetune import report_figures
+    from edgetune.report import report_figures
 
     words = [f"w{i}" for i in range(12)]
     npc = [1, 2, 4, 8, 16, 32]
@@ -422,7 +422,7 @@ def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_k
 
 
 def test_review_shows_the_reports_own_figures_of_both_sides(project):
-    from edgetune.review import build_review
+    from edgetune.report.review import build_review
 
     root = project.root
     # the sweep plots' log-x template (a project part newer copies of the pipeline bring along)

@@ -9,9 +9,9 @@ import pytest
 from akida import Conv2D, FullyConnected, InputConv2D, InputConvolutional, Model, Padding, PoolType
 
 from akida_fixtures import make_tiny_extractor
-from edgetune import spikes as spikes_stage
+from edgetune.edge import spikes as spikes_stage
 from edgetune.errors import EdgetuneError
-from edgetune.spikefile import load_spikes
+from edgetune.edge.spikefile import load_spikes
 from spike_fixtures import place_dataset_and_extractor, tiny_kws
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from edgetune import knee, sweep
+from edgetune.edge import knee, sweep
 from edgetune.errors import EdgetuneError
 from edgetune.params import Params, load_params
-from edgetune.spikefile import SpikeSet, save_spikes
+from edgetune.edge.spikefile import SpikeSet, save_spikes
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_WEIGHTS = 16

@@ -13,11 +13,12 @@ import pytest
 from akida import ActivationType, Dense1D, InputConv2D, Model
 
 from akida_fixtures import make_tiny_extractor
-from edgetune import extractor_time, stats, table, table_train, whole_model
+from edgetune import stats
+from edgetune.edge import extractor_time, table, table_train, whole_model
 from edgetune.dataset import KwsDataset, save_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import TableParams, parse_params
-from edgetune.spikefile import SpikeSet, load_spikes, save_spikes
+from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = np.array(["six", "yes", "no"])
@@ -132,7 +133,7 @@ def tiny_akida2_extractor(path: Path, width: int) -> None:
 
 
 def test_whole_model_falls_back_to_forward_plus_fit_when_the_layer_cannot_be_appended(tiny, tmp_path, caplog):
-    from edgetune import edge
+    from edgetune.edge import layer as edge
 
     spikes = load_spikes(tiny / "data/spikes.npz")
     x_mfcc = np.load(tiny / "data/kws.npz")["x_train"]

@@ -30,7 +30,7 @@ from itertools import groupby
 import numpy as np
 import tqdm
 
-from edgetune import augment, mfcc, tts
+from edgetune.data import augment, mfcc, tts
 from edgetune.dataset import KwsDataset
 from edgetune.params import SILENCE, SPEECH_COMMANDS_WORDS, DataParams
 

@@ -29,15 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune import edge, spikes as spikes_stage, stats, table_train
+from edgetune import stats
+from edgetune.edge import layer as edge, spikes as spikes_stage, table_train
 from edgetune.atomic import write_json, write_text
 from edgetune.dataset import KwsDataset
 from edgetune.errors import EdgetuneError
 from edgetune.fewshot_params import FewshotParams
 from edgetune.logs import muted
-from edgetune.new_words import NEW_WORDS_PATH, load_new_words
+from edgetune.data.new_words import NEW_WORDS_PATH, load_new_words
 from edgetune.params import load_params
-from edgetune.spikefile import SpikeSet, load_spikes
+from edgetune.edge.spikefile import SpikeSet, load_spikes
 from edgetune.timing import time_metrics_path
 
 log = logging.getLogger("edgetune.fewshot")

@@ -25,12 +25,12 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from edgetune import edge
+from edgetune.edge import layer as edge
 from edgetune.atomic import write_json
 from edgetune.logs import muted
 from edgetune.errors import EdgetuneError
 from edgetune.params import TableParams, load_params
-from edgetune.spikefile import SpikeSet, load_spikes
+from edgetune.edge.spikefile import SpikeSet, load_spikes
 from edgetune.timing import Timing
 
 SPIKES = "data/spikes.npz"

@@ -7,7 +7,7 @@ measured, so the file stands on its own in a review.
 
 from __future__ import annotations
 
-from edgetune.whole_model import COMPOSED
+from edgetune.edge.whole_model import COMPOSED
 
 
 def _pct(x: float) -> str:

@@ -30,7 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from edgetune import edge, knee
+from edgetune.edge import layer as edge, knee
 from edgetune.errors import EdgetuneError
 from edgetune.logs import muted
 from edgetune.timing import time_metrics_path
@@ -363,7 +363,7 @@ def run(
     """The sweep stage: read spikes and num_weights, train, find knees, write CSVs, PNGs and metrics."""
     from edgetune.atomic import atomic_directory, atomic_path, write_json
     from edgetune.params import load_params
-    from edgetune.spikefile import load_spikes
+    from edgetune.edge.spikefile import load_spikes
 
     stage_start = time.perf_counter()
     params = load_params(params_path).sweep

@@ -12,7 +12,7 @@ import tensorflow as tf
 import tf_keras as keras
 from tqdm import tqdm
 
-from edgetune.mfcc_augment import spec_augment
+from edgetune.extractor.mfcc_augment import spec_augment
 
 
 class EpochBar(keras.callbacks.Callback):

@@ -26,7 +26,7 @@ import numpy as np
 
 from edgetune.atomic import atomic_path, write_json
 from edgetune.confusion import write_confusion_csv
-from edgetune.curves import DVCLIVE_DIR, Curves, training_curves
+from edgetune.extractor.curves import DVCLIVE_DIR, Curves, training_curves
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.logs import import_tensorflow_quietly
@@ -55,7 +55,7 @@ class Extractor:
 
 def from_training(ds: KwsDataset, params: ExtractorParams, curves: Curves | None = None) -> Extractor:
     import_tensorflow_quietly()
-    from edgetune import dscnn
+    from edgetune.extractor import dscnn
 
     t0 = time.perf_counter()
     trained = dscnn.train_dscnn_edge(ds, params, curves)
@@ -69,8 +69,8 @@ def from_training(ds: KwsDataset, params: ExtractorParams, curves: Curves | None
 
 def from_brainchip(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     """BrainChip's pretrained model from ``extractor.url`` (:mod:`edgetune.brainchip_model`), classifier removed."""
-    from edgetune import brainchip_model
-    from edgetune.dscnn import akida_predictions
+    from edgetune.extractor import brainchip_model
+    from edgetune.extractor.dscnn import akida_predictions
 
     model = brainchip_model.load(params.url, params.sha256)
     log.info("Akida summary of BrainChip's model (the classifier is removed next):\n%s", akida_summary(model))

@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgetune import chance, hardware, report_confusion
+from edgetune.edge import chance, hardware
+from edgetune.report import report_confusion
 from edgetune.errors import EdgetuneError
-from edgetune.table_markdown import check_sentence
+from edgetune.edge.table_markdown import check_sentence
 
 log = logging.getLogger("edgetune.report")
 
@@ -667,8 +668,8 @@ FACTOR_COLUMNS = ["factor", "num_weights", "val_accuracy", "val_accuracy_ci95", 
 
 def build_markdown(root: Path) -> tuple[str, dict]:
     """The report's text, and what the figures need (loaded once)."""
-    from edgetune.report_fewshot import fewshot_section
-    from edgetune.sweep import file_stem  # the sweep stage's own file naming of classes
+    from edgetune.report.report_fewshot import fewshot_section
+    from edgetune.edge.sweep import file_stem  # the sweep stage's own file naming of classes
 
     data, ext, sp = load_json(root, "data"), load_json(root, "extractor"), load_json(root, "spikes")
     w, sw, t = load_json(root, "weights"), load_json(root, "sweep"), load_json(root, "table")
@@ -731,7 +732,7 @@ COPIED = {  # report figure ← the stage's PNG
 
 
 def write_figures(root: Path, figures: Path, context: dict) -> None:
-    from edgetune import report_figures
+    from edgetune.report import report_figures
 
     for name, key in COPIED.items():
         shutil.copyfile(root / INPUTS[key].path, figures / name)
@@ -752,7 +753,7 @@ def write_figures(root: Path, figures: Path, context: dict) -> None:
 
 def run(root: str | Path = ".", out_dir: str | Path = OUT_DIR) -> Path:
     """Build the report from the upstream outputs under ``root``; swap it in as ``out_dir``."""
-    from edgetune import report_html
+    from edgetune.report import report_html
     from edgetune.atomic import atomic_directory
 
     root = Path(root)

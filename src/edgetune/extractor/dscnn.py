@@ -28,10 +28,10 @@ import tensorflow as tf
 import tf_keras as keras
 from cnn2snn import AkidaVersion, convert, quantize, quantize_layer, set_akida_version
 
-from edgetune.curves import Curves, keras_callback
+from edgetune.extractor.curves import Curves, keras_callback
 from edgetune.dataset import INPUT_SHAPE, KwsDataset
 from edgetune.errors import EdgetuneError
-from edgetune.dscnn_training import AugmentedBatches, Distilled, EpochBar
+from edgetune.extractor.dscnn_training import AugmentedBatches, Distilled, EpochBar
 from edgetune.params import ExtractorParams
 
 log = logging.getLogger("extractor")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune import brainchip_data, download
+from edgetune import download
+from edgetune.data import brainchip_data
 from edgetune.atomic import write_json
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
 from edgetune.errors import EdgetuneError
@@ -68,7 +69,7 @@ def from_brainchip(params: DataParams) -> KwsDataset:
 
 def make_dataset(params: DataParams) -> KwsDataset:
     if params.source == "synthetic":
-        from edgetune import synthetic  # scipy and the engines are only needed here
+        from edgetune.data import synthetic  # scipy and the engines are only needed here
 
         return synthetic.generate(params)
     if params.source == "brainchip":

@@ -28,13 +28,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from edgetune import chance, hardware, stats  # noqa: E402
+from edgetune import stats  # noqa: E402
+from edgetune.edge import chance, hardware  # noqa: E402
 from edgetune.atomic import atomic_path, write_json, write_text  # noqa: E402
 from edgetune.errors import EdgetuneError  # noqa: E402
-from edgetune.extractor_time import out_path as extractor_time_path  # noqa: E402
+from edgetune.edge.extractor_time import out_path as extractor_time_path  # noqa: E402
 from edgetune.params import TableParams, load_params  # noqa: E402
-from edgetune.table_markdown import render_markdown  # noqa: E402
-from edgetune.table_train import EDGE_TIMING, RESULTS_DIR, result_path, time_path  # noqa: E402
+from edgetune.edge.table_markdown import render_markdown  # noqa: E402
+from edgetune.edge.table_train import EDGE_TIMING, RESULTS_DIR, result_path, time_path  # noqa: E402
 from edgetune.timing import time_metrics_path  # noqa: E402
 
 METRICS = "metrics/table.json"

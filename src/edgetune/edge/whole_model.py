@@ -26,7 +26,7 @@ import akida
 import numpy as np
 from akida import AkidaUnsupervised, FullyConnected
 
-from edgetune import edge
+from edgetune.edge import layer as edge
 from edgetune.errors import EdgetuneError
 from edgetune.timing import Timing
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune import edge
+from edgetune.edge import layer as edge
 from edgetune.confusion import write_confusion_csv
 from edgetune.params import load_params
-from edgetune.spikefile import load_spikes
-from edgetune.table_train import SPIKES, WEIGHTS, score_batch, shuffled
+from edgetune.edge.spikefile import load_spikes
+from edgetune.edge.table_train import SPIKES, WEIGHTS, score_batch, shuffled
 
 log = logging.getLogger("edgetune.edge_confusion")
 

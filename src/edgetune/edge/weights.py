@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgetune import charts, edge, stats
+from edgetune import charts, stats
+from edgetune.edge import layer as edge
 from edgetune.atomic import write_json
 from edgetune.errors import EdgetuneError
 from edgetune.logs import muted
 from edgetune.params import WeightsParams, load_params
-from edgetune.spikefile import SpikeSet, load_spikes
-from edgetune.spikestats import spike_counts
+from edgetune.edge.spikefile import SpikeSet, load_spikes
+from edgetune.edge.spikestats import spike_counts
 
 log = logging.getLogger("edgetune.weights")
 

@@ -22,7 +22,7 @@ import akida
 from akida import AkidaUnsupervised, FullyConnected
 
 from edgetune.atomic import write_json, write_text
-from edgetune.edge import LAYER_NAME, read_positive_int
+from edgetune.edge.layer import LAYER_NAME, read_positive_int
 from edgetune.errors import EdgetuneError
 from edgetune.mapping import layer_figures, load_model, mapping_figures
 from edgetune.params import load_params

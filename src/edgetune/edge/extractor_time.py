@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edgetune import edge
+from edgetune.edge import layer as edge
 from edgetune.atomic import write_json
 from edgetune.dataset import load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import load_params
-from edgetune.spikefile import SpikeSet, load_spikes
-from edgetune.table_train import RESULTS_DIR, WEIGHTS
-from edgetune.whole_model import COMPOSED, fit_whole_model, time_forward
+from edgetune.edge.spikefile import SpikeSet, load_spikes
+from edgetune.edge.table_train import RESULTS_DIR, WEIGHTS
+from edgetune.edge.whole_model import COMPOSED, fit_whole_model, time_forward
 
 SPIKES = "data/spikes.npz"
 DATASET = "data/kws.npz"

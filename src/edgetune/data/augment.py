@@ -13,7 +13,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
-from edgetune.mfcc import CLIP_SAMPLES, SAMPLE_RATE
+from edgetune.data.mfcc import CLIP_SAMPLES, SAMPLE_RATE
 
 # The ranges drawn from, in one place so they can be read (and cited) at a glance.
 TRIM_DB = 40.0  # trim leading/trailing audio quieter than peak − 40 dB (10 ms frames)

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edgetune import charts, spikestats
+from edgetune import charts
+from edgetune.edge import spikestats
 from edgetune.atomic import write_json
 from edgetune.dataset import INPUT_SHAPE, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import load_params
-from edgetune.spikefile import SpikeSet, save_spikes
+from edgetune.edge.spikefile import SpikeSet, save_spikes
 
 log = logging.getLogger("edgetune.spikes")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from edgetune.spikefile import SpikeSet
+from edgetune.edge.spikefile import SpikeSet
 
 SPLITS = ("train", "val")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune import mfcc
+from edgetune.data import mfcc
 from edgetune.atomic import save_npz, write_json
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
 from edgetune.errors import EdgetuneError
@@ -44,7 +44,7 @@ NO_NEW_WORDS = ("the fewshot stage needs the new words: use data.source syntheti
 
 def synthetic_new_words(params: DataParams, dataset: KwsDataset) -> KwsDataset:
     """The new words (those of NEW_WORDS not already in the dataset), spoken like the dataset."""
-    from edgetune import synthetic, tts  # the engines are only needed here
+    from edgetune.data import synthetic, tts  # the engines are only needed here
 
     words = [w for w in NEW_WORDS if w not in set(dataset.classes.tolist())]
     uint8 = dataset.meta.get("uint8") or {}
