@@ -669,7 +669,7 @@ FACTOR_COLUMNS = ["factor", "num_weights", "val_accuracy", "val_accuracy_ci95", 
 def build_markdown(root: Path) -> tuple[str, dict]:
     """The report's text, and what the figures need (loaded once)."""
     from edgetune.report.report_fewshot import fewshot_section
-    from edgetune.edge.sweep import file_stem  # the sweep stage's own file naming of classes
+    from edgetune.edge.sweep_curves import file_stem  # the sweep stage's own file naming of classes
 
     data, ext, sp = load_json(root, "data"), load_json(root, "extractor"), load_json(root, "spikes")
     w, sw, t = load_json(root, "weights"), load_json(root, "sweep"), load_json(root, "table")
