@@ -1,23 +1,16 @@
 """The text-to-speech engines that speak the synthetic dataset, and their voices.
 
-Three real engines, each turning a word into a mono float32 waveform at its native rate:
+Three engines, each turning a word into a mono float32 waveform at its native rate: eSpeak NG
+(the ``espeakng-loader`` wheel, ctypes, ~1 ms per word), flite (libflite through ctypes: a process
+per word costs twice the CPU) and festival (one process per chunk of words: ~190 ms of CPU per
+process, bench/bench_fetch_engines.py).
 
-- eSpeak NG in-process through the ``espeakng-loader`` wheel (library + data bundled), called
-  with ctypes: accents × voice variants × pitch × pitch range × speed, ~1 ms per word.
-- flite (Debian package): voices kal16, awb, rms, slt; in-process through libflite with ctypes
-  (a process per word costs twice the CPU).
-- festival (Debian package + festvox voices): diphone and HTS voices; a process per word costs
-  ~190 ms of CPU against 6 ms batched (bench/bench_fetch_engines.py), so a whole chunk of words
-  is spoken by one festival process.
-
-Every engine is deterministic for the same input *and the same history*: eSpeak NG carries
-internal state from one utterance to the next, so the generator runs each chunk of clips in a
-fresh process (see :mod:`edgetune.synthetic`); noise that eSpeak and flite draw from libc's
-``rand()`` is seeded per utterance.
+Every engine is deterministic for the same input *and the same history*: eSpeak NG keeps state
+between utterances, so each chunk of clips is spoken in a fresh process
+(:mod:`edgetune.data.synthetic`); libc's ``rand()`` noise is seeded per utterance.
 
 A voice is a person: flite's ``slt`` and festival's ``cmu_us_slt_arctic_hts`` are both CMU
-ARCTIC's SLT, flite's ``kal16`` and festival's ``kal_diphone`` both Kal; they share a speaker id
-so the voice-disjoint split never puts one person in both splits.
+ARCTIC's SLT, so they share a speaker id and the voice-disjoint split never splits a person.
 """
 
 from __future__ import annotations
