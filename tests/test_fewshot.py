@@ -162,7 +162,7 @@ def test_bad_inputs_fail_with_one_clear_line(tiny, tmp_path, capsys):
     x = load_dataset(root / "data/kws.npz").x_train
     make_tiny_extractor(root / "models/other.fbz", x, width=WIDTH + 8)
     [line] = error_line(capsys, root, extractor_path=root / "models/other.fbz")
-    assert "spike width 32 differs from data/spikes.npz's 24" in line
+    assert "other.fbz: outputs (1, 1, 32) but the spikes are 24 wide; the spikes are stale" in line
     assert not (root / "metrics/fewshot.json").exists()
 
 

@@ -37,6 +37,7 @@ from edgetune.errors import EdgetuneError
 from edgetune.fewshot_params import FewshotParams
 from edgetune.logs import muted
 from edgetune.data.new_words import NEW_WORDS_PATH, load_new_words
+from edgetune.extractor.check import load_extractor
 from edgetune.params import load_params
 from edgetune.edge.spikefile import SpikeSet, load_spikes
 from edgetune.timing import time_metrics_path
@@ -87,11 +88,7 @@ def chosen_words(words: list[str], new: KwsDataset, old_classes: np.ndarray, ori
 
 def forward_new(new: KwsDataset, extractor_path: Path, width: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Spikes of the new words' train and val samples, from the extractor the old spikes came from."""
-    model = spikes_stage.load_extractor(extractor_path)
-    got = int(model.output_shape[-1])
-    if got != width:
-        raise EdgetuneError(f"{extractor_path}: spike width {got} differs from data/spikes.npz's {width}; "
-                            "the spikes come from another extractor: rerun dvc repro spikes")
+    model = load_extractor(extractor_path, width)
     return (spikes_stage.forward_spikes(model, new.x_train, batch_size, extractor_path, "new words train"),
             spikes_stage.forward_spikes(model, new.x_val, batch_size, extractor_path, "new words val"))
 

@@ -17,8 +17,8 @@ from tqdm import tqdm
 from edgetune import charts
 from edgetune.edge import spikestats
 from edgetune.atomic import write_json
-from edgetune.dataset import INPUT_SHAPE, load_dataset
-from edgetune.errors import EdgetuneError
+from edgetune.dataset import load_dataset
+from edgetune.extractor.check import load_extractor, refuse_non_binary
 from edgetune.params import load_params
 from edgetune.edge.spikefile import SpikeSet, save_spikes
 
@@ -31,56 +31,6 @@ METRICS = Path("metrics/spikes.json")
 PLOTS = Path("plots/spikes")
 
 
-def load_extractor(path: str | Path):
-    """Load an Akida ``.fbz`` and check it maps (49, 10, 1) uint8 MFCC to (1, 1, D) binary spikes."""
-    import akida
-
-    path = Path(path)
-    if not path.is_file():
-        raise EdgetuneError(f"{path}: not found; run the extractor stage first (dvc repro extractor)")
-    try:
-        model = akida.Model(str(path))
-    except (RuntimeError, ValueError) as exc:
-        raise EdgetuneError(f"{path}: not a readable Akida model ({exc}); it must be an akida .fbz file") from None
-    check_extractor(model, path)
-    return model
-
-
-def _layer_param(layer, name: str):
-    """A layer parameter, or None if this layer type has no such parameter (akida raises ValueError)."""
-    params = layer.parameters
-    return getattr(params, name) if name in dir(params) else None
-
-
-def check_extractor(model, origin: str | Path) -> int:
-    """Return the spike width D; raise EdgetuneError if the model cannot give binary (1, 1, D) spikes."""
-    if tuple(model.input_shape) != INPUT_SHAPE:
-        raise EdgetuneError(
-            f"{origin}: input shape {tuple(model.input_shape)}, expected {INPUT_SHAPE} "
-            "(the dataset's MFCC frames); use an extractor built for 49×10 MFCC"
-        )
-    out = tuple(model.output_shape)
-    if len(out) != 3 or out[:2] != (1, 1) or out[2] < 1:
-        raise EdgetuneError(
-            f"{origin}: output shape {out}, expected (1, 1, D) spikes; the extractor must end with a "
-            "globally pooled 1-bit layer (pop the classifier layers: model.pop_layer())"
-        )
-    last = model.layers[-1]
-    if _layer_param(last, "activation") in (False, 0):
-        raise EdgetuneError(
-            f"{origin}: last layer '{last.name}' has no activation, so it outputs potentials, not spikes; "
-            "pop the classifier (model.pop_layer()) so the extractor ends with its 1-bit activation layer"
-        )
-    # Akida 1.0 layers call their activation bitwidth act_bits, Akida 2.0 layers output_bits
-    bits = _layer_param(last, "act_bits") or _layer_param(last, "output_bits")
-    if bits is not None and bits != 1:
-        raise EdgetuneError(
-            f"{origin}: last layer '{last.name}' has {bits}-bit activations; edge learning "
-            "needs binary spikes (quantize that layer's activation to 1 bit before converting)"
-        )
-    return int(out[2])
-
-
 def forward_spikes(model, x: np.ndarray, batch_size: int, origin: str | Path, split: str) -> np.ndarray:
     """Spikes (N, D) uint8 of ``x`` (N, 49, 10, 1), forwarded ``batch_size`` samples at a time."""
     width = int(model.output_shape[-1])
@@ -90,12 +40,7 @@ def forward_spikes(model, x: np.ndarray, batch_size: int, origin: str | Path, sp
         for start in range(0, len(x), batch_size):
             batch = model.forward(np.ascontiguousarray(x[start : start + batch_size]))
             batch = batch.reshape(len(batch), -1)
-            if batch.size and batch.max() > 1:
-                raise EdgetuneError(
-                    f"{origin}: output values span {batch.min()}..{batch.max()} on {split} samples "
-                    f"{start}..{start + len(batch) - 1}; edge learning needs binary 0/1 spikes "
-                    "(the last layer must have 1-bit activations)"
-                )
+            refuse_non_binary(batch, origin, f"{split} samples {start}..{start + len(batch) - 1}")
             out[start : start + len(batch)] = batch
             bar.update(len(batch))
     seconds = time.perf_counter() - start_time

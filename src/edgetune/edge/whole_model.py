@@ -28,6 +28,7 @@ from akida import AkidaUnsupervised, FullyConnected
 
 from edgetune.edge import layer as edge
 from edgetune.errors import EdgetuneError
+from edgetune.extractor.check import load_extractor
 from edgetune.timing import Timing
 
 COMPOSED = "extractor + edge layer, one fit"
@@ -46,24 +47,6 @@ class WholeFit:
     mode: str
     trained: edge.TrainedEdge | None
     samples: int  # how many samples reached the extractor (and the edge layer) in the timed region
-
-
-def load_extractor(path: str | Path, width: int) -> akida.Model:
-    """The extractor ``.fbz``, checked to output (1, 1, width) like the spikes it made."""
-    path = Path(path)
-    if not path.exists():
-        raise EdgetuneError(f"{path}: not found; run the extractor stage first (dvc repro extractor)")
-    try:
-        model = akida.Model(str(path))
-    except (RuntimeError, ValueError) as exc:
-        raise EdgetuneError(f"{path}: not a readable Akida model ({exc}); rerun dvc repro extractor") from None
-    shape = tuple(model.output_shape)
-    if shape != (1, 1, width):
-        raise EdgetuneError(
-            f"{path}: outputs {list(shape)} but the spikes are {width} wide; "
-            "the spikes are stale, rerun dvc repro spikes"
-        )
-    return model
 
 
 def append_edge_layer(extractor_path: str | Path, config: edge.EdgeConfig, width: int) -> akida.Model | None:

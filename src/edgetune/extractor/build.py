@@ -29,6 +29,7 @@ from edgetune.confusion import write_confusion_csv
 from edgetune.extractor.curves import DVCLIVE_DIR, Curves, training_curves
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
+from edgetune.extractor.check import check_spikes
 from edgetune.logs import import_tensorflow_quietly
 from edgetune.mapping import map_extractor
 from edgetune.params import ExtractorParams, load_params
@@ -36,9 +37,7 @@ from edgetune.timing import time_metrics_path
 
 log = logging.getLogger("extractor")
 
-CHECK_SAMPLES = 32  # samples forwarded first, to refuse a wrong model before the full pass
-FORWARD_BATCH = 1024
-CONFUSION_CSV = "plots/confusion/extractor.csv"  # the full model's classifier on the validation split  # keeps the forward's memory bounded on large datasets
+CONFUSION_CSV = "plots/confusion/extractor.csv"  # the full model's classifier on the validation split
 
 
 @dataclass(frozen=True)
@@ -127,51 +126,6 @@ def akida_summary(model: akida.Model) -> str:
     return buffer.getvalue().rstrip()
 
 
-def forward_spikes(model: akida.Model, x: np.ndarray, origin: str) -> np.ndarray:
-    """Forward ``x`` in batches; the spikes as an (N, D) array."""
-    outputs = []
-    for start in range(0, len(x), FORWARD_BATCH):
-        try:
-            out = model.forward(x[start:start + FORWARD_BATCH])
-        except Exception as exc:
-            raise EdgetuneError(f"{origin}: the Akida model failed on the dataset's MFCC ({exc})") from None
-        outputs.append(np.asarray(out).reshape(len(out), -1))
-    return np.concatenate(outputs)
-
-
-def check_extractor(model: akida.Model, x_val: np.ndarray, origin: str) -> np.ndarray:
-    """Refuse a model the edge layer cannot use; return its spikes on ``x_val`` as uint8 (N, D)."""
-    input_shape = tuple(int(v) for v in model.input_shape)
-    if input_shape != tuple(x_val.shape[1:]):
-        raise EdgetuneError(f"{origin}: the model takes inputs of shape {input_shape}, the dataset's MFCC are "
-                            f"{tuple(x_val.shape[1:])}; use an extractor built for 49×10×1 uint8 MFCC")
-    output_shape = tuple(int(v) for v in model.output_shape)
-    if len(output_shape) != 3 or output_shape[:2] != (1, 1):
-        raise EdgetuneError(f"{origin}: the model's output shape is {output_shape}, expected (1, 1, D) spikes; "
-                            "the extractor must end with a 1×1 map (global pooling before its last layer)")
-
-    def refuse_non_binary(spikes: np.ndarray, n: int) -> None:
-        values = np.unique(spikes)
-        if not np.isin(values, (0, 1)).all():
-            raise EdgetuneError(
-                f"{origin}: the output is not binary (values {values.min()}..{values.max()} on {n} samples); the "
-                "extractor's last layer must have 1-bit activations — if the model still ends with its "
-                "classifier, remove it (akida Model.pop_layer())")
-
-    refuse_non_binary(forward_spikes(model, x_val[:CHECK_SAMPLES], origin), min(CHECK_SAMPLES, len(x_val)))
-    spikes = forward_spikes(model, x_val, origin)
-    refuse_non_binary(spikes, len(x_val))
-    if not spikes.any():
-        raise EdgetuneError(f"{origin}: every spike is 0 on the {len(x_val)} validation samples, so edge learning "
-                            "would learn nothing; the 1-bit layer needs calibrating (source train: more epochs "
-                            "or a higher extractor.firing_target)")
-    if spikes.all():
-        raise EdgetuneError(f"{origin}: every spike is 1 on the {len(x_val)} validation samples, so spikes carry "
-                            "no information; the 1-bit layer needs calibrating (source train: a lower "
-                            "extractor.firing_target)")
-    return spikes.astype(np.uint8)
-
-
 def spike_statistics(spikes: np.ndarray) -> dict:
     per_sample = spikes.sum(axis=1)
     per_neuron = spikes.mean(axis=0)
@@ -223,7 +177,7 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
         extractor = build_extractor(ds, params, curves)
     origin = f"extractor.source = '{params.source}'" + (f", path '{params.path}'" if params.source == "file" else "")
     log.info("Akida summary of the extractor:\n%s", akida_summary(extractor.model))
-    spikes = check_extractor(extractor.model, ds.x_val, origin)
+    spikes = check_spikes(extractor.model, ds.x_val, origin)
     metrics = {
         "extractor_source": params.source,
         "float_val_accuracy": _rounded(extractor.float_accuracy),
