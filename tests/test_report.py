@@ -359,14 +359,34 @@ def test_factor_answer_says_best_indistinguishable_or_below_with_the_numbers():
     assert "1.2 is not among `weights.factors`" in "\n".join(answer_text.factor_answer_lines(other))
 
 
-def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
-    ext = {**EXTRACTOR_METRICS, "extractor_source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
-           "akida_val_accuracy": None, "a_newer_key": 1}
+def test_extractor_section_reads_the_metrics_the_extractor_stage_wrote(tmp_path):
+    """On the extractor stage's own metrics/extractor.json (source=file, a tiny model): every number shown."""
+    from edgetune.extractor import build
+
+    ds = tiny_kws()
+    save_dataset(tmp_path / "kws.npz", ds)
+    make_tiny_extractor(tmp_path / "user.fbz", ds.x_train, width=24)
+    (tmp_path / "params.yaml").write_text(f"extractor:\n  source: file\n  path: {tmp_path / 'user.fbz'}\n")
+    metrics_path = tmp_path / "metrics" / "extractor.json"
+    build.run(tmp_path / "params.yaml", tmp_path / "kws.npz", tmp_path / "models" / "extractor.fbz", metrics_path)
+    ext = read_json(tmp_path, "metrics/extractor.json")
     text = "\n".join(sections.extractor_section(ext))
-    assert "Source **file**." in text and "trained in" not in text
+    assert "Source **file**." in text
+    assert f"Validation accuracy of the full classifier ({len(ds.y_val)} validation samples)" in text
     assert "| float model | n/a |" in text and "| Akida model (converted) | n/a |" in text
     assert "n/a: not measured for source `file`" in text
-    assert "| spikes per sample, median | 8 |" in text
+    assert "| spike width (neurons) | 24 |" in text
+    assert f"| spikes per sample, median | {formats.num(ext['val_median_spikes'])} |" in text
+    assert f"| spikes per sample, mean | {formats.num(ext['mean_spikes'])} |" in text
+    assert f"| firing fraction | {pct(ext['firing_fraction'])} |" in text
+    assert f"| neurons that never fire | {ext['neurons_never_firing']} |" in text
+    assert f"| neurons that always fire | {ext['neurons_always_firing']} |" in text
+    assert "n/a validation samples" not in text
+    # a key the stage renames is an error naming it, not a silent "n/a"
+    for key in ("val_spike_samples", "float_val_accuracy", "mean_spikes", "neurons_always_firing"):
+        renamed = {k: v for k, v in ext.items() if k != key}
+        with pytest.raises(EdgetuneError, match=rf"metrics/extractor.json: no '{key}'; .*rerun dvc repro extractor"):
+            sections.extractor_section(renamed)
 
 
 def test_stages_that_disagree_on_num_weights_are_flagged():

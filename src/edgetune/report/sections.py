@@ -43,17 +43,21 @@ def data_section(data: dict) -> list[str]:
 
 
 def extractor_section(ext: dict) -> list[str]:
-    source = need(ext, "extractor_source", "extractor")
+    """Every key read with need(): a key the extractor stage renames fails here, not as "n/a"."""
+    def get(key: str):
+        return need(ext, key, "extractor")
+
+    source = get("extractor_source")
     rows = [
-        ["float model", pct(ext.get("float_val_accuracy"))],
-        ["quantized model", pct(ext.get("quantized_val_accuracy"))],
-        ["Akida model (converted)", pct(ext.get("akida_val_accuracy"))],
+        ["float model", pct(get("float_val_accuracy"))],
+        ["quantized model", pct(get("quantized_val_accuracy"))],
+        ["Akida model (converted)", pct(get("akida_val_accuracy"))],
     ]
     missing = [r[0] for r in rows if r[1] == "n/a"]
     lines = [
         "## 2. Feature extractor",
         "",
-        f"Source **{source}**. Validation accuracy of the full classifier ({ext.get('val_samples', 'n/a')} validation samples):",
+        f"Source **{source}**. Validation accuracy of the full classifier ({get('val_spike_samples')} validation samples):",
         "",
         *md_table(["model", "validation accuracy"], rows),
     ]
@@ -63,12 +67,12 @@ def extractor_section(ext: dict) -> list[str]:
         "Its output, the binary spikes the edge layer learns from:",
         "",
         *md_table(["spike output", "value"], [
-            ["spike width (neurons)", need(ext, "spike_width", "extractor")],
-            ["spikes per sample, median", num(need(ext, "val_median_spikes", "extractor"))],
-            ["spikes per sample, mean", num(ext.get("mean_spikes"))],
-            ["firing fraction", pct(ext.get("firing_fraction"))],
-            ["neurons that never fire", num(ext.get("neurons_never_firing"))],
-            ["neurons that always fire", num(ext.get("neurons_always_firing"))],
+            ["spike width (neurons)", get("spike_width")],
+            ["spikes per sample, median", num(get("val_median_spikes"))],
+            ["spikes per sample, mean", num(get("mean_spikes"))],
+            ["firing fraction", pct(get("firing_fraction"))],
+            ["neurons that never fire", num(get("neurons_never_firing"))],
+            ["neurons that always fire", num(get("neurons_always_firing"))],
         ]),
     ]
     return lines
