@@ -4,7 +4,7 @@ Same class, same neurons-per-class values, same repetitions, side by side in one
 
 * tutorial — one process; per training: build and compile the layer, ``fit`` on the shuffled
   class spikes, then the engine's ``forward`` to get the max potentials, as in the tutorial text;
-* stage — :func:`edgetune.sweep.sweep_classes`: a pool of worker processes, biggest layers first,
+* stage — :func:`edgetune.edge.sweep_pool.sweep_classes`: a pool of worker processes, biggest layers first,
   numpy scoring (checked equal to the engine's forward in tests/test_edge.py).
 
 To make the two comparable result by result, the tutorial loop gets the stage's seeded initial

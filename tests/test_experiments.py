@@ -1,4 +1,4 @@
-"""The experiment loop README documents, run for real on the toy pipeline in a temporary clone."""
+"""The experiment loop docs/experiments.md documents, run for real on the toy pipeline in a temporary clone."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_queued_experiments_run_in_parallel_each_with_its_own_code(dvc_project):
 
 
 def test_a_grid_of_queued_experiments_and_only_changed_labels_every_column(dvc_project):
-    """README "Grid experiments": Hydra-style -S sweeps queued, run on two workers, shown with
+    """docs/experiments.md "Grid experiments": Hydra-style -S sweeps queued, run on two workers, shown with
     --only-changed; every column holds its own key's value (the toy's metric keys are unique)."""
     project = make_toy_project(dvc_project, gain=2)
     project.run("dvc", "repro")

@@ -4,7 +4,7 @@ A change to params or code comes with its effect: ``dvc params diff`` and ``dvc 
 against a base revision (markdown tables, as DVC prints them) and every plot of both sides drawn
 as PNG side by side, plus both on one set of axes. The workspace is the "after" side, as in every
 ``dvc … diff``: run ``dvc repro`` (or check out the reproduced commit) first. This is the document
-a CI job posts on a pull request (README: "Review").
+a CI job posts on a pull request (docs/review.md).
 
 Plots are rendered from the very vega-lite specs ``dvc plots diff --json`` produces, so the PNGs
 match the HTML pages; ``vl-convert-python`` renders them in-process without network or Node
