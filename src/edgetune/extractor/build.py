@@ -2,9 +2,9 @@
 
 Three sources (``extractor.source``):
 
-- ``train`` (default): the tutorial's DS-CNN-edge trained here on the dataset (:mod:`edgetune.dscnn`);
+- ``train`` (default): the tutorial's DS-CNN-edge trained here on the dataset (:mod:`edgetune.extractor.dscnn`);
 - ``brainchip``: BrainChip's pretrained ``ds_cnn_kws`` (Akida 1.0, 4-bit, 1-bit last activation),
-  as in the tutorial, from ``extractor.url`` (:mod:`edgetune.brainchip_model`) — needs the network once;
+  as in the tutorial, from ``extractor.url`` (:mod:`edgetune.extractor.brainchip_model`) — needs the network once;
 - ``file``: the user's Akida ``.fbz`` or quantized Keras ``.h5`` (converted here).
 
 Whatever the source, the result must take (49, 10, 1) uint8 inputs and return a (1, 1, D) map of
@@ -67,7 +67,7 @@ def from_training(ds: KwsDataset, params: ExtractorParams, curves: Curves | None
 
 
 def from_brainchip(ds: KwsDataset, params: ExtractorParams) -> Extractor:
-    """BrainChip's pretrained model from ``extractor.url`` (:mod:`edgetune.brainchip_model`), classifier removed."""
+    """BrainChip's pretrained model from ``extractor.url`` (:mod:`edgetune.extractor.brainchip_model`), classifier removed."""
     from edgetune.extractor import brainchip_model
     from edgetune.extractor.dscnn import akida_predictions
 
