@@ -20,7 +20,7 @@ from pathlib import Path
 from edgetune.atomic import write_text
 from edgetune.errors import EdgetuneError
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "plots"
+ASSETS = Path(__file__).resolve().parents[3] / "assets" / "plots"
 TEMPLATE = ASSETS / "template.html"
 LICENSES = ASSETS / "THIRD-PARTY-LICENSES.txt"
 
