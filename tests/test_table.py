@@ -154,7 +154,7 @@ def test_item_and_extractor_time_input_errors_are_clear(tiny, tmp_path):
     with pytest.raises(EdgetuneError, match=r"extractor.fbz: not found; run the extractor stage first"):
         extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "extractor_path": tmp_path / "models/extractor.fbz"})
     make_tiny_extractor(tmp_path / "wide.fbz", np.load(tiny / "data/kws.npz")["x_train"], width=WIDTH + 8)
-    with pytest.raises(EdgetuneError, match=r"outputs \[1, 1, 32\] but the spikes are 24 wide; .*rerun dvc repro spikes"):
+    with pytest.raises(EdgetuneError, match=r"wide.fbz: outputs \(1, 1, 32\) but the spikes are 24 wide; the spikes are stale, rerun dvc repro spikes"):
         extractor_time.run(tmp_path / "params.yaml", **{**tpaths, "extractor_path": tmp_path / "wide.fbz"})
     (tmp_path / "w.json").write_text('{"num_weights": 25}')
     with pytest.raises(EdgetuneError, match=r"num_weights = 25: must be between 1 and the spike width 24"):
