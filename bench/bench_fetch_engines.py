@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune import tts  # noqa: E402
+from edgetune.data import tts  # noqa: E402
 from edgetune.params import TUTORIAL_WORDS  # noqa: E402
 
 

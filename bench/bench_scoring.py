@@ -40,8 +40,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from edgetune import edge  # noqa: E402
-from edgetune.spikefile import load_spikes  # noqa: E402
+from edgetune.edge import layer as edge  # noqa: E402
+from edgetune.edge.spikefile import load_spikes  # noqa: E402
 
 DEFAULT_SPIKES = (REPO / "data" / "spikes.npz",)  # what `make repro` made
 WAYS = ("numpy", "akida", "akida-batched")

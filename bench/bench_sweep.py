@@ -4,7 +4,7 @@ Same class, same neurons-per-class values, same repetitions, side by side in one
 
 * tutorial — one process; per training: build and compile the layer, ``fit`` on the shuffled
   class spikes, then the engine's ``forward`` to get the max potentials, as in the tutorial text;
-* stage — :func:`edgetune.sweep.sweep_classes`: a pool of worker processes, biggest layers first,
+* stage — :func:`edgetune.edge.sweep_pool.sweep_classes`: a pool of worker processes, biggest layers first,
   numpy scoring (checked equal to the engine's forward in tests/test_edge.py).
 
 To make the two comparable result by result, the tutorial loop gets the stage's seeded initial
@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 from akida import AkidaUnsupervised, FullyConnected, InputData, Model  # noqa: E402
 
-from edgetune import edge, sweep  # noqa: E402
+from edgetune.edge import layer as edge, sweep_pool  # noqa: E402
 from edgetune.params import TUTORIAL_NEURONS_PER_CLASS  # noqa: E402
-from edgetune.spikefile import load_spikes  # noqa: E402
+from edgetune.edge.spikefile import load_spikes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SPIKES = REPO / "data" / "spikes.npz"  # what `make repro` made
@@ -85,12 +85,12 @@ def tutorial_compute_losses(spikes, neurons_per_class, num_weights, class_index,
         for i in range(num_repetitions):
             model_fc = create_one_fc_model(num_neurons=n)
             # bench-only: the stage's seeded initial weights and permutation, so results can match
-            permutation_seed, weights_seed = sweep.task_seeds(seed, class_index, n, i)
+            permutation_seed, weights_seed = sweep_pool.task_seeds(seed, class_index, n, i)
             model_fc.get_layer("akida_edge_layer").set_variable(
                 "weights", edge.seeded_initial_weights(spikes.shape[-1], n, num_weights, weights_seed))
 
             # Train model
-            permut_spikes = spikes[sweep.shuffled_order(len(spikes), permutation_seed)]
+            permut_spikes = spikes[sweep_pool.shuffled_order(len(spikes), permutation_seed)]
             model_fc.fit(permut_spikes, input_labels=0)
 
             # Get max potentials
@@ -141,7 +141,7 @@ def main() -> int:
 
     by_class, names, num_weights, origin = load_classes(args.word)
     values = list(TUTORIAL_NEURONS_PER_CLASS)
-    settings = sweep.TrainingSettings(num_weights, 0.1, args.seed)
+    settings = sweep_pool.TrainingSettings(num_weights, 0.1, args.seed)
     samples = sum(len(x) for x in by_class.values())
     firing = np.mean([x.mean() for x in by_class.values()])
     trainings = len(by_class) * len(values) * args.repetitions
@@ -158,7 +158,7 @@ def main() -> int:
         tutorial_times.append(time.perf_counter() - start)
 
         start = time.perf_counter()
-        results, workers, _ = sweep.sweep_classes(
+        results, workers, _ = sweep_pool.sweep_classes(
             by_class, names, values, args.repetitions, settings, jobs=args.jobs, progress=False)
         stage_times.append(time.perf_counter() - start)
         same = all(np.array_equal(tutorial[res.class_index][0], res.loss_sums)

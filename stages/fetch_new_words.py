@@ -5,7 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune import cli, new_words  # noqa: E402
+from edgetune import cli  # noqa: E402
+from edgetune.data import new_words  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -14,9 +14,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> None:
-        from edgetune import report
+        from edgetune.report import document
 
-        report.run(out_dir=args.out)
+        document.run(out_dir=args.out)
 
     return cli.run_stage("report", body)
 

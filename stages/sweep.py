@@ -15,7 +15,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> None:
-        from edgetune import sweep
+        from edgetune.edge import sweep
 
         sweep.run(params_path=args.params, spikes_path=args.spikes, weights_path=args.weights)
 

@@ -81,7 +81,7 @@ def pretrained_v1_h5(path: Path, x_uint8: np.ndarray, num_classes: int, quantize
     import tf_keras as keras
     from cnn2snn import AkidaVersion, quantize, quantize_layer, set_akida_version
 
-    from edgetune.dscnn import reestimate_batchnorm, seed_everything
+    from edgetune.extractor.dscnn import reestimate_batchnorm, seed_everything
 
     seed_everything(0)
     x = x_uint8 if rescaling else x_uint8.astype(np.float32) / 255.0  # else Akida gets uint8 and (255, 0)

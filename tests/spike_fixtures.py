@@ -8,7 +8,7 @@ import numpy as np
 
 from akida_fixtures import make_tiny_extractor
 from edgetune.dataset import KwsDataset, save_dataset
-from edgetune.spikefile import SpikeSet, save_spikes
+from edgetune.edge.spikefile import SpikeSet, save_spikes
 from test_edge import clustered_spikes
 
 CLASSES = np.array(["six", "yes", "no", "up"])

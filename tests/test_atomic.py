@@ -1,8 +1,10 @@
+import zipfile
+
 import numpy as np
 import pytest
 
 from edgetune.atomic import save_npz, write_json
-from edgetune.spikefile import SpikeSet, load_spikes, save_spikes
+from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
 from edgetune.errors import EdgetuneError
 
 
@@ -15,11 +17,17 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
 
 
-def test_npz_bytes_are_identical_for_identical_arrays(tmp_path):
+@pytest.mark.parametrize("compressed", [True, False])
+def test_npz_bytes_are_identical_for_identical_arrays(tmp_path, compressed):
     arrays = {"x": np.arange(100, dtype=np.uint8), "names": np.array(["a", "b"])}
-    save_npz(tmp_path / "a.npz", **arrays)
-    save_npz(tmp_path / "b.npz", **arrays)
+    save_npz(tmp_path / "a.npz", compressed=compressed, **arrays)
+    save_npz(tmp_path / "b.npz", compressed=compressed, **arrays)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    # not two writes within one 2-second zip tick: every entry carries the fixed date, whenever written
+    with zipfile.ZipFile(tmp_path / "a.npz") as archive:
+        entries = archive.infolist()
+    assert sorted(e.filename for e in entries) == ["names.npy", "x.npy"]
+    assert [e.date_time for e in entries] == [(1980, 1, 1, 0, 0, 0)] * len(entries)
 
 
 def test_spikes_round_trip_bit_packed(tmp_path):

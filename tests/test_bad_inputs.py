@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from brainchip_files import brainchip_list
-from edgetune import chance, report, table
+from edgetune.edge import chance, table
+from edgetune.report import sections
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL, parse_params
@@ -55,7 +56,7 @@ def test_pickle_without_speech_commands_names_has_voices_not_recorded(workdir, c
         assert "speaker_train" not in f.files and "speaker_val" in f.files
     assert any("files_train: 18 of 18 file names do not follow Speech Commands' <speaker>_nohash_<n>.wav "
                "(e.g. 'clip_0000.wav'): voices not recorded" in r.getMessage() for r in caplog.records)
-    md = "\n".join(report.data_section(metrics))
+    md = "\n".join(sections.data_section(metrics))
     assert "not recorded" in md
 
 
@@ -82,7 +83,7 @@ def test_table_log_and_report_say_when_the_edge_layer_is_near_chance(tmp_path, c
         with caplog.at_level(logging.WARNING, logger="edgetune.table"):
             t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out)
         said = [r.getMessage() for r in caplog.records if "near chance" in r.getMessage()]
-        section = "\n".join(report.table_section(t, json.loads((tmp_path / "time" / "table.json").read_text())))
+        section = "\n".join(sections.table_section(t, json.loads((tmp_path / "time" / "table.json").read_text())))
         if near:
             assert said == ["the edge layer's best validation accuracy, 36.0 %, is near chance (33.3 % for 3 "
                             "classes): the extractor's spikes carry little or no class information, so the "

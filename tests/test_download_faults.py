@@ -164,7 +164,7 @@ def test_extractor_download_failure_names_the_extractor_params_and_the_cache(wor
 def test_pretrained_h5_with_its_own_rescaling_converts_to_the_same_spikes(tmp_path):
     """Both layouts of the v1 model: input_scaling=(255, 0) given to convert (the tutorial's call), or a
     Rescaling layer in the model (akida_models' later files); the Akida extractor is the same."""
-    from edgetune import brainchip_model
+    from edgetune.extractor import brainchip_model
 
     ds = make_fake_kws(num_classes=3, train_per_class=20, val_per_class=5)
     spikes = []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgetune import edge
+from edgetune.edge import layer as edge
 from edgetune.errors import EdgetuneError
 
 
@@ -48,22 +48,32 @@ def test_same_seed_learns_the_same_weights_and_other_seed_differs():
     assert edge.accuracy(x, y, a) > 0.9
 
 
-def test_numpy_scoring_equals_engine_forward_and_predict_classes_with_ties():
+def test_numpy_scoring_equals_the_fitted_engine_and_predict_classes_with_ties(monkeypatch):
     rng = np.random.default_rng(1)
     x, y = clustered_spikes(rng, num_classes=4, per_class=40, width=32, active=8, flip=0.1)
+    fitted = []  # the engine model edge.train fits: compared as it is, not rebuilt from its weights
+    build = edge.build_model
+    monkeypatch.setattr(edge, "build_model", lambda *args: fitted.append(build(*args)) or fitted[-1])
     trained = edge.train(x, y, edge.EdgeConfig(num_classes=4, neurons_per_class=3, num_weights=9, seed=0))
-    # add samples that tie: all-zero input (every potential 0) and copies of a neuron's weights
-    probe = np.concatenate([x, np.zeros((5, 32), np.uint8), trained.weights.T[:6]])
-    model = engine_model(trained)
+    (model,) = fitted
+    # samples that tie: all-zero input (every class at 0), and the union of two neurons' weights of
+    # classes 1..3 (both reach num_weights): ties where the first class is not among the tied
+    w = trained.weights.T  # (units, D), neurons of class c at c*3 .. c*3+2
+    unions = [w[a] | w[b] for a in range(3, 12) for b in range(a + 3 - a % 3, 12)]
+    probe = np.concatenate([x, np.zeros((5, 32), np.uint8), np.array(unions, np.uint8)])
     engine_pot = model.forward(probe.reshape(len(probe), 1, 1, -1)).reshape(len(probe), -1)
     numpy_pot = np.concatenate([p for _, p in edge.iter_potentials(probe, trained.weights, batch_size=17)])
     assert np.array_equal(engine_pot, numpy_pot)
     engine_pred = model.predict_classes(probe.reshape(len(probe), 1, 1, -1), num_classes=4)
     ours = edge.predict_classes(probe, trained, batch_size=17)
     cmax = edge.class_max_potentials(probe, trained)
-    ties = (cmax == cmax.max(axis=1, keepdims=True)).sum(axis=1) > 1
-    assert ties.sum() >= 5  # the zero inputs tie across all classes
+    tied = cmax == cmax.max(axis=1, keepdims=True)
+    assert (tied.sum(axis=1) == 4).sum() >= 5  # the zero inputs tie across all classes
+    later = (tied.sum(axis=1) > 1) & ~tied[:, 0]
+    assert later.sum() >= 5, "no tie between classes after the first"
+    assert set(engine_pred[later]) - {0} and 0 not in set(engine_pred[later])
     assert np.array_equal(engine_pred, ours)
+    assert np.array_equal(ours[later], tied[later].argmax(axis=1))  # the first of the tied classes
     expected_acc = float((engine_pred[: len(y)] == y).mean())
     assert edge.accuracy(x, y, trained) == pytest.approx(expected_acc)
 

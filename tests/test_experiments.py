@@ -1,4 +1,4 @@
-"""The experiment loop README documents, run for real on the toy pipeline in a temporary clone."""
+"""The experiment loop docs/experiments.md documents, run for real on the toy pipeline in a temporary clone."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from conftest import project_env
 from toy_pipeline import make_toy_project, ran_stages, set_code_version
 
 QUEUE_WAIT_S = 150
+HOLD_S = 6  # the toy stage's hold in the parallel test: longer than the two workers' start-up gap
 
 
 def md_rows(table: str) -> list[dict[str, str]]:
@@ -50,6 +51,14 @@ def test_exp_run_set_param_reruns_only_what_depends_on_it(dvc_project):
     assert re.search(r"\|\s*params.yaml\s*\|\s*toy.gain\s*\|\s*2\s*\|\s*3\s*\|", params), params
 
 
+def ran_interval(project, name: str) -> tuple[float, float]:
+    """When the toy stage of a queued experiment ran, from its log."""
+    log = project.run("dvc", "queue", "logs", name).stdout
+    match = re.search(r"toy: ran from ([\d.]+) to ([\d.]+)", log)
+    assert match, log
+    return float(match.group(1)), float(match.group(2))
+
+
 def test_queued_experiments_run_in_parallel_each_with_its_own_code(dvc_project):
     project = make_toy_project(dvc_project, gain=2)
     project.run("dvc", "repro")
@@ -68,13 +77,18 @@ def test_queued_experiments_run_in_parallel_each_with_its_own_code(dvc_project):
         with open(project.root.parent / "queue-start.log", "w") as log:
             subprocess.run(
                 [sys.executable, "-m", "dvc", "queue", "start", "-j", "2"],
-                cwd=project.root, env=project_env(), stdout=log, stderr=subprocess.STDOUT, check=True, timeout=120,
+                cwd=project.root, env={**project_env(), "TOY_HOLD_SECONDS": str(HOLD_S)}, stdout=log,
+                stderr=subprocess.STDOUT, check=True, timeout=120,
             )
         assert "Started '2' new experiments task queue workers" in (project.root.parent / "queue-start.log").read_text()
         status = wait_for_queue(project)
     finally:
         project.run("dvc", "queue", "stop", "--kill", check=False)
     assert re.search(r"gain4-code2\s.*Success", status) and re.search(r"gain5-code3\s.*Success", status), status
+    # in parallel: each toy stage was held HOLD_S seconds, and the two holds overlapped
+    (start4, end4), (start5, end5) = ran_interval(project, "gain4-code2"), ran_interval(project, "gain5-code3")
+    assert end4 - start4 >= HOLD_S and end5 - start5 >= HOLD_S
+    assert start4 < end5 and start5 < end4, f"ran one after the other: {start4}..{end4}, {start5}..{end5}"
 
     rows = {row["Experiment"]: row for row in md_rows(project.run("dvc", "exp", "show", "--md").stdout)}
     by_name = {re.search(r"\[(.+)\]", name).group(1): row for name, row in rows.items() if "[" in name}
@@ -97,7 +111,7 @@ def test_queued_experiments_run_in_parallel_each_with_its_own_code(dvc_project):
 
 
 def test_a_grid_of_queued_experiments_and_only_changed_labels_every_column(dvc_project):
-    """README "Grid experiments": Hydra-style -S sweeps queued, run on two workers, shown with
+    """docs/experiments.md "Grid experiments": Hydra-style -S sweeps queued, run on two workers, shown with
     --only-changed; every column holds its own key's value (the toy's metric keys are unique)."""
     project = make_toy_project(dvc_project, gain=2)
     project.run("dvc", "repro")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
-from edgetune import brainchip_data
+from edgetune.data import brainchip_data
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset
 from edgetune.errors import EdgetuneError
 

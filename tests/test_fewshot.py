@@ -11,10 +11,12 @@ import pytest
 import yaml
 
 from akida_fixtures import make_tiny_extractor
-from edgetune import cli, edge, fewshot, new_words, synthetic
+from edgetune import cli
+from edgetune.data import new_words, synthetic
+from edgetune.edge import layer as edge, fewshot
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset
 from edgetune.params import DataParams, parse_params
-from edgetune.spikefile import SpikeSet, load_spikes, save_spikes
+from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
 
 OLD = np.array(["_silence_", "six", "yes", "no"])
 NEW = np.array(["backward", "follow", "forward"])
@@ -77,7 +79,7 @@ def test_new_classes_come_after_the_old_ones_and_retention_is_the_layers_own_pre
     config = edge.EdgeConfig(old.num_classes, NPC, NUM_WEIGHTS, 0.1, 0)
     runs = fewshot.run_seed(config, old, (x_new_train, x_new_val), new, [1, 4, 12], tmp_path)
     # the base layer is the table's: the same order and initial weights give the same predictions
-    from edgetune import table_train
+    from edgetune.edge import table_train
 
     x, y = table_train.shuffled(old, 0)
     table_layer = edge.train(x, y, config)
@@ -160,7 +162,7 @@ def test_bad_inputs_fail_with_one_clear_line(tiny, tmp_path, capsys):
     x = load_dataset(root / "data/kws.npz").x_train
     make_tiny_extractor(root / "models/other.fbz", x, width=WIDTH + 8)
     [line] = error_line(capsys, root, extractor_path=root / "models/other.fbz")
-    assert "spike width 32 differs from data/spikes.npz's 24" in line
+    assert "other.fbz: outputs (1, 1, 32) but the spikes are 24 wide; the spikes are stale" in line
     assert not (root / "metrics/fewshot.json").exists()
 
 

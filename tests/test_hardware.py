@@ -16,9 +16,11 @@ import pytest
 import yaml
 
 from akida_fixtures import make_tiny_extractor
-from edgetune import extractor, hardware, mapping, table
+from edgetune import mapping
+from edgetune.extractor import build as extractor
+from edgetune.edge import hardware, table
 from edgetune.dataset import save_dataset
-from edgetune.edge import LAYER_NAME
+from edgetune.edge.layer import LAYER_NAME
 from edgetune.errors import EdgetuneError
 from spike_fixtures import tiny_kws
 from test_table import fake_seeds, tiny_akida2_extractor, write_results

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgetune import mfcc, synthetic
+from edgetune.data import mfcc, synthetic
 from edgetune.params import DataParams, parse_params
 
 WORDS = ["yes", "no", "cat"]

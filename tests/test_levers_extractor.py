@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgetune.mfcc_augment import SPEC_COEFF_WIDTH, SPEC_TIME_WIDTH, spec_augment
+from edgetune.extractor.mfcc_augment import SPEC_COEFF_WIDTH, SPEC_TIME_WIDTH, spec_augment
 from edgetune.params import ExtractorParams, parse_params
 
 from fake_kws import make_fake_kws
@@ -43,7 +43,7 @@ def test_activation_scaling_keeps_the_float_function_and_widens_the_ranges():
 
     import tf_keras as keras
 
-    from edgetune import dscnn
+    from edgetune.extractor import dscnn
 
     ds = make_fake_kws(num_classes=3, train_per_class=30, val_per_class=5)
     dscnn.seed_everything(0)
@@ -68,7 +68,7 @@ def test_all_levers_train_and_convert_a_tiny_extractor():
     from edgetune.logs import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from edgetune import dscnn
+    from edgetune.extractor import dscnn
 
     ds = make_fake_kws(num_classes=4, train_per_class=60, val_per_class=10)
     p = ExtractorParams(conv_filters=8, separable_filters=16, spike_width=32, epochs=1, qat_epochs=1,
@@ -81,7 +81,7 @@ def test_all_levers_train_and_convert_a_tiny_extractor():
 
 
 def test_accuracy_by_voice_pools_espeak_and_keeps_each_other_person():
-    from edgetune.extractor import accuracy_by_voice
+    from edgetune.extractor.build import accuracy_by_voice
 
     speakers = np.array(["awb", "espeak-m1", "espeak-zac", "", "ked", "awb"])
     correct = np.array([True, True, False, True, False, False])

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from edgetune import augment, mfcc
+from edgetune.data import augment, mfcc
 
 
 def _signals() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     t = np.arange(mfcc.CLIP_SAMPLES) / mfcc.SAMPLE_RATE
     # A real TTS keyword through the augmentation, as the dataset is made.
-    from edgetune import tts
+    from edgetune.data import tts
 
     speech = tts.EspeakEngine().say("sheila", "en-us", "m3", 170, 50, 50, noise_seed=1)
     return {

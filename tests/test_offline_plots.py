@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgetune import offline_plots
+from edgetune.report import offline_plots
 from edgetune.errors import EdgetuneError
 from conftest import REPO
 from toy_pipeline import make_toy_project

@@ -20,9 +20,9 @@ import pytest
 
 from akida_fixtures import make_tiny_extractor
 from conftest import DvcProject, copy_project
-from edgetune import report
+from edgetune.report import answer_text, answers, document, formats, inputs, sections
 from edgetune.confusion import write_confusion_csv
-from edgetune.curves import training_curves
+from edgetune.extractor.curves import training_curves
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
 from spike_fixtures import tiny_kws
@@ -129,14 +129,14 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
 
     s = section(md, "3. Spike distribution")
     med = spikes["train"]["median"]
-    assert f"| median | {report.num(med)} | {report.num(spikes['val']['median'])} | {report.num(spikes['overall']['median'])} |" in s
+    assert f"| median | {formats.num(med)} | {formats.num(spikes['val']['median'])} | {formats.num(spikes['overall']['median'])} |" in s
     assert f"| samples | {spikes['train']['samples']} | {spikes['val']['samples']} |" in s
     assert f"Of the 24 spike neurons, {spikes['neurons']['never_fire']} never fire" in s
     for name in ("spike_count_histogram", "spikes_per_class", "spike_neuron_rates"):
         assert f"(figures/{name}.png)" in s
 
     s = section(md, "4. Number of weights")
-    assert f"num_weights = int(1.2 × {report.num(w['median_spikes'])}) = **{w['num_weights']}**" in s
+    assert f"num_weights = int(1.2 × {formats.num(w['median_spikes'])}) = **{w['num_weights']}**" in s
     curve = pd.read_csv(root / "plots/weights/factor_curve.csv")
     for r in curve.itertuples():
         assert f"| {int(r.num_weights)} | {pct_pm(r.val_accuracy, r.val_accuracy_ci95)} |" in s
@@ -167,7 +167,7 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     q1 = section(md, "Does 1.2 × median do as well as the best factor?")
     chosen = curve[curve.factor == 1.2].iloc[0]
     assert f"gives {pct_pm(chosen.val_accuracy, chosen.val_accuracy_ci95)} validation accuracy at 4 neurons per class" in q1
-    assert f"the best factor measured, {report.num(w['best_factor'])}" in q1
+    assert f"the best factor measured, {formats.num(w['best_factor'])}" in q1
     expected = {"best": "is the best factor measured", "indistinguishable": "**Yes, indistinguishable from the best:**",
                 "below": "below the best**, more than the seeds' noise"}[w["chosen_verdict"]]
     assert expected in q1
@@ -175,7 +175,7 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     assert f"stops rising at **{table['plateau_neurons_per_class']}** neurons per class (of 1, 2, 4, 8)" in q2
     for curve_name, label in (("loss", "loss"), ("learned", "learned neurons")):
         knee = sweep["summary"][f"{curve_name}_knee_median"]
-        assert f"| {label} | {'none' if knee is None else report.num(float(knee))}" in q2
+        assert f"| {label} | {'none' if knee is None else formats.num(float(knee))}" in q2
     assert "(figures/knee_vs_plateau.png)" in q2 and "(figures/factor_question.png)" in q1
 
     # every referenced figure exists, is a PNG, and the stages' PNGs are copied byte for byte
@@ -238,14 +238,14 @@ def test_a_failure_keeps_the_previous_report(project):
     sweep["classes"]["ghost"] = dict(sweep["classes"]["six"])  # a class whose figure the sweep never drew
     (root / "metrics/sweep.json").write_text(json.dumps(sweep))
     with pytest.raises(EdgetuneError, match=r"plots/sweep/ghost.png: not found \(class 'ghost' of metrics/sweep.json\)"):
-        report.run(root)
+        document.run(root)
     assert (root / "report" / "report.md").read_bytes() == before
     assert [p.name for p in root.iterdir() if p.name.startswith(".report")] == []
 
 
 def test_a_file_older_than_the_code_names_the_key_and_the_stage(tmp_path):
     with pytest.raises(EdgetuneError, match=r"metrics/table.json: no 'plateau_neurons_per_class'; .*rerun dvc repro table"):
-        report.need({"rows": {}}, "plateau_neurons_per_class", "table")
+        inputs.need({"rows": {}}, "plateau_neurons_per_class", "table")
 
 
 # --- the two answers, on numbers chosen to land in each case ---------------------------------
@@ -280,39 +280,39 @@ def sweep_summary(loss_knee, learned_knee=None) -> dict:
     [(300, "above"), (50, "near"), (100, "near"), (21, "near"), (20, "below"), (5, "below"), (600, "above")],
 )
 def test_knee_verdict_against_the_plateau_on_the_table_grid(knee, verdict):
-    assert report.knee_verdict(knee, list(TUTORIAL_TABLE), 50) == verdict
+    assert answers.knee_verdict(knee, list(TUTORIAL_TABLE), 50) == verdict
 
 
 def test_knee_verdict_at_the_ends_of_the_table():
-    assert report.knee_verdict(5, [10, 20, 50], 10) == "below_range"
-    assert report.knee_verdict(8, [10, 20, 50], 10) == "below_range"
-    assert report.knee_verdict(15, [10, 20, 50], 10) == "near"
-    assert report.knee_verdict(900, [10, 20, 50], 50) == "above_range"
-    assert report.knee_verdict(900, [10, 20, 50], 20) == "above"
+    assert answers.knee_verdict(5, [10, 20, 50], 10) == "below_range"
+    assert answers.knee_verdict(8, [10, 20, 50], 10) == "below_range"
+    assert answers.knee_verdict(15, [10, 20, 50], 10) == "near"
+    assert answers.knee_verdict(900, [10, 20, 50], 50) == "above_range"
+    assert answers.knee_verdict(900, [10, 20, 50], 20) == "above"
 
 
 def test_tutorials_own_numbers_the_knee_at_300_overshoots_a_plateau_at_50():
-    loss, learned = report.answer_knees(sweep_summary(300), tutorial_table(), tutorial_times())
+    loss, learned = answers.answer_knees(sweep_summary(300), tutorial_table(), tutorial_times())
     assert loss.verdict == "above" and loss.ratio == 6
     assert loss.accuracy_at_knee == pytest.approx(0.926) and loss.time_ratio_at_knee == pytest.approx(1.0)
     assert loss.nearest == 300 and loss.nearest_below is False
     assert learned.verdict == "no_knee" and learned.accuracy_at_knee is None
-    lines = "\n".join(report.knee_answer_lines([loss, learned], tutorial_table(), tutorial_times()))
+    lines = "\n".join(answer_text.knee_answer_lines([loss, learned], tutorial_table(), tutorial_times()))
     assert "**No, the loss knee (300) is above the plateau**, 6× as many neurons per class" in lines
     assert "time ratio of 1.00 against 0.17 at the plateau" in lines and "costs time, not accuracy" in lines
     assert "The learned neurons curve has no knee (flat curve)" in lines
     # between two table values, accuracy is read linearly in log10: 15 sits 58.5 % of the way from 10 to 20
-    (below,) = [a for a in report.answer_knees(sweep_summary(15), tutorial_table(), tutorial_times()) if a.curve == "loss"]
+    (below,) = [a for a in answers.answer_knees(sweep_summary(15), tutorial_table(), tutorial_times()) if a.curve == "loss"]
     assert below.verdict == "below" and below.accuracy_at_knee == pytest.approx(0.916 + 0.002 * 0.58496, abs=1e-6)
     assert below.nearest == 20 and below.nearest_below is True
     assert ("**No, the loss knee (15) is below the plateau:** at 20, the table value nearest it, accuracy is "
             "0.8 ± 0.5 points below the best, more than the seeds' noise; following it gives up accuracy.") in \
-        "\n".join(report.knee_answer_lines([below], tutorial_table(), tutorial_times()))
+        "\n".join(answer_text.knee_answer_lines([below], tutorial_table(), tutorial_times()))
 
 
 def test_a_knee_whose_gap_is_within_the_seeds_noise_is_called_indistinguishable():
-    near = report.answer_knees(sweep_summary(45, 45), tutorial_table(), tutorial_times())
-    text = "\n".join(report.knee_answer_lines(near, tutorial_table(), tutorial_times()))
+    near = answers.answer_knees(sweep_summary(45, 45), tutorial_table(), tutorial_times())
+    text = "\n".join(answer_text.knee_answer_lines(near, tutorial_table(), tutorial_times()))
     assert ("**Yes for the loss and learned-neurons knees (45):** they sit within one step of the table's plateau at 50; "
             "at 50, the table value nearest it, accuracy is indistinguishable from the best (0.5 ± 0.5 points).") in text
     assert "learned neurons knee" not in text  # both knees at one value: answered once
@@ -321,8 +321,8 @@ def test_a_knee_whose_gap_is_within_the_seeds_noise_is_called_indistinguishable(
 def test_a_knee_above_the_plateau_where_accuracy_falls_significantly_costs_accuracy_too():
     falling = tutorial_table()
     falling["rows"]["500"].update(val_accuracy=0.90, gap_to_best=0.026, below_best=True)  # past the plateau it drops
-    answers = report.answer_knees(sweep_summary(500, 500), falling, tutorial_times())
-    text = "\n".join(report.knee_answer_lines(answers, falling, tutorial_times()))
+    knees = answers.answer_knees(sweep_summary(500, 500), falling, tutorial_times())
+    text = "\n".join(answer_text.knee_answer_lines(knees, falling, tutorial_times()))
     assert text.count("**No, the loss and learned-neurons knees (500) are above the plateau**") == 1
     assert "at 500, the table value nearest it, accuracy is 2.6 ± 0.5 points below the best" in text
     assert "Following it costs time and accuracy." in text
@@ -339,45 +339,65 @@ def factor_curve(accuracies: dict[float, float], gaps_ci: float = 0.004, below: 
 
 
 def test_factor_answer_says_best_indistinguishable_or_below_with_the_numbers():
-    a = report.answer_factor(factor_curve({0.8: 0.554, 1.0: 0.55, 1.2: 0.537, 1.6: 0.52}, below={1.2, 1.6}), 1.2, 5, 50)
+    a = answers.answer_factor(factor_curve({0.8: 0.554, 1.0: 0.55, 1.2: 0.537, 1.6: 0.52}, below={1.2, 1.6}), 1.2, 5, 50)
     assert (a.factor, a.num_weights, a.best_factor, a.best_num_weights) == (1.2, 85, 0.8, 56)
     assert a.gap == pytest.approx(0.017) and a.verdict == "below"
-    text = "\n".join(report.factor_answer_lines(a))
+    text = "\n".join(answer_text.factor_answer_lines(a))
     assert "**No: 1.7 ± 0.4 points below the best**, more than the seeds' noise" in text
     assert "1.2 × median (num_weights 85) gives 53.7 ± 0.3 %" in text and "Means over 5 seeds" in text
     # a gap the seeds' own scatter covers: indistinguishable, with the numbers
-    same = report.answer_factor(factor_curve({1.0: 0.92, 1.2: 0.918, 1.4: 0.91}, gaps_ci=0.005), 1.2, 5, 50)
+    same = answers.answer_factor(factor_curve({1.0: 0.92, 1.2: 0.918, 1.4: 0.91}, gaps_ci=0.005), 1.2, 5, 50)
     assert same.verdict == "indistinguishable"
     assert "**Yes, indistinguishable from the best:** the gap, 0.2 ± 0.5 points, is within the seeds' noise" in \
-        "\n".join(report.factor_answer_lines(same))
-    best = report.answer_factor(factor_curve({1.0: 0.9, 1.2: 0.93, 1.4: 0.93}), 1.2, 5, 50)
+        "\n".join(answer_text.factor_answer_lines(same))
+    best = answers.answer_factor(factor_curve({1.0: 0.9, 1.2: 0.93, 1.4: 0.93}), 1.2, 5, 50)
     assert best.best_factor == 1.2 and "**Yes: 1.2 × median is the best factor measured**" in "\n".join(
-        report.factor_answer_lines(best))
+        answer_text.factor_answer_lines(best))
     # 1.2 not measured: the chosen factor stands in, and the report says so
-    other = report.answer_factor(factor_curve({1.0: 0.9, 1.4: 0.92}), 1.4, 5, 50)
+    other = answers.answer_factor(factor_curve({1.0: 0.9, 1.4: 0.92}), 1.4, 5, 50)
     assert other.factor == 1.4 and not other.tutorial_measured
-    assert "1.2 is not among `weights.factors`" in "\n".join(report.factor_answer_lines(other))
+    assert "1.2 is not among `weights.factors`" in "\n".join(answer_text.factor_answer_lines(other))
 
 
-def test_extractor_from_a_file_has_no_accuracies_and_the_report_says_why():
-    ext = {**EXTRACTOR_METRICS, "extractor_source": "file", "float_val_accuracy": None, "quantized_val_accuracy": None,
-           "akida_val_accuracy": None, "a_newer_key": 1}
-    text = "\n".join(report.extractor_section(ext))
-    assert "Source **file**." in text and "trained in" not in text
+def test_extractor_section_reads_the_metrics_the_extractor_stage_wrote(tmp_path):
+    """On the extractor stage's own metrics/extractor.json (source=file, a tiny model): every number shown."""
+    from edgetune.extractor import build
+
+    ds = tiny_kws()
+    save_dataset(tmp_path / "kws.npz", ds)
+    make_tiny_extractor(tmp_path / "user.fbz", ds.x_train, width=24)
+    (tmp_path / "params.yaml").write_text(f"extractor:\n  source: file\n  path: {tmp_path / 'user.fbz'}\n")
+    metrics_path = tmp_path / "metrics" / "extractor.json"
+    build.run(tmp_path / "params.yaml", tmp_path / "kws.npz", tmp_path / "models" / "extractor.fbz", metrics_path)
+    ext = read_json(tmp_path, "metrics/extractor.json")
+    text = "\n".join(sections.extractor_section(ext))
+    assert "Source **file**." in text
+    assert f"Validation accuracy of the full classifier ({len(ds.y_val)} validation samples)" in text
     assert "| float model | n/a |" in text and "| Akida model (converted) | n/a |" in text
     assert "n/a: not measured for source `file`" in text
-    assert "| spikes per sample, median | 8 |" in text
+    assert "| spike width (neurons) | 24 |" in text
+    assert f"| spikes per sample, median | {formats.num(ext['val_median_spikes'])} |" in text
+    assert f"| spikes per sample, mean | {formats.num(ext['mean_spikes'])} |" in text
+    assert f"| firing fraction | {pct(ext['firing_fraction'])} |" in text
+    assert f"| neurons that never fire | {ext['neurons_never_firing']} |" in text
+    assert f"| neurons that always fire | {ext['neurons_always_firing']} |" in text
+    assert "n/a validation samples" not in text
+    # a key the stage renames is an error naming it, not a silent "n/a"
+    for key in ("val_spike_samples", "float_val_accuracy", "mean_spikes", "neurons_always_firing"):
+        renamed = {k: v for k, v in ext.items() if k != key}
+        with pytest.raises(EdgetuneError, match=rf"metrics/extractor.json: no '{key}'; .*rerun dvc repro extractor"):
+            sections.extractor_section(renamed)
 
 
 def test_stages_that_disagree_on_num_weights_are_flagged():
-    assert report.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 9}) == []
-    (note, _) = report.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 12})
+    assert document.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 9}) == []
+    (note, _) = document.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 12})
     assert "**Warning:** the stages used different num_weights (weights 9, sweep 9, table 12)" in note
 
 
 @pytest.mark.parametrize("link", ["https://example.org/a.png", "../outside.png", "figures/absent.png"])
 def test_html_refuses_a_figure_it_cannot_embed(tmp_path, link):
-    from edgetune import report_html
+    from edgetune.report import report_html
 
     (tmp_path / "outside.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     base = tmp_path / "report"
@@ -387,7 +407,7 @@ def test_html_refuses_a_figure_it_cannot_embed(tmp_path, link):
 
 
 def test_own_figures_for_many_classes_render_and_repeat_byte_for_byte(tmp_path):
-    from edgetune import report_figures
+    from edgetune.report import report_figures
 
     words = [f"w{i}" for i in range(12)]
     npc = [1, 2, 4, 8, 16, 32]
@@ -396,7 +416,7 @@ def test_own_figures_for_many_classes_render_and_repeat_byte_for_byte(tmp_path):
     sw = {"classes": {w: {"loss_knee": 8, "loss_at_knee": 1.0, "learned_knee": None, "learned_at_knee": None}
                       for w in words}}
     t = {**tutorial_table(), "neurons_per_class": [10, 20, 50]}
-    knees = report.answer_knees(sweep_summary(8, 16), t, tutorial_times())
+    knees = answers.answer_knees(sweep_summary(8, 16), t, tutorial_times())
     for name in ("a", "b"):
         report_figures.sweep_all_classes(curves, sw, tmp_path / f"all_{name}.png")
         report_figures.knee_vs_plateau(t, curves, sw, knees, tmp_path / f"knee_{name}.png")
@@ -413,7 +433,7 @@ def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_k
                 "learned_knee_reason": None if learned_knee else "no knee: kneedle found no bend above its threshold (S=1)"}
     sw = {"sweep_neurons_per_class": [1, 8, 50, 100], "repetitions": 2, "sweep_num_weights": 9, "summary": {},
           "classes": {"_silence_": cls(40, [50, 100]), "six": cls(40, [50, 100], None), "up": cls(60, [100])}}
-    text = "\n".join(report.sweep_section(sw, {w: w for w in sw["classes"]}))
+    text = "\n".join(sections.sweep_section(sw, {w: w for w in sw["classes"]}))
     assert text.count("training samples, fewer than") == 2
     assert "`_silence_`, `six`: 40 training samples, fewer than 50, 100 neurons per class." in text
     assert "`up`: 60 training samples, fewer than 100 neurons per class." in text
@@ -422,7 +442,7 @@ def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_k
 
 
 def test_review_shows_the_reports_own_figures_of_both_sides(project):
-    from edgetune.review import build_review
+    from edgetune.report.review import build_review
 
     root = project.root
     # the sweep plots' log-x template (a project part newer copies of the pipeline bring along)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from edgetune.review import markdown_table_or, spec_for_revision
+from edgetune.report.review import markdown_table_or, spec_for_revision
 from toy_pipeline import make_toy_project
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from edgetune import knee, sweep
+from edgetune.edge import knee, sweep, sweep_curves, sweep_pool
 from edgetune.errors import EdgetuneError
 from edgetune.params import Params, load_params
-from edgetune.spikefile import SpikeSet, save_spikes
+from edgetune.edge.spikefile import SpikeSet, save_spikes
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_WEIGHTS = 16
@@ -82,7 +82,7 @@ def test_loss_falls_learned_saturates_and_knees_land_near_k(tmp_path):
     metrics = run_in(tmp_path)
     for word, k in (("three", 3), ("six", 6)):
         table = pd.read_csv(tmp_path / "plots" / "sweep" / f"{word}.csv")
-        assert list(table.columns) == sweep.CSV_COLUMNS
+        assert list(table.columns) == sweep_curves.CSV_COLUMNS
         assert table["neurons_per_class"].tolist() == VALUES
         loss = table.set_index("neurons_per_class")["loss_min"]
         learned = table.set_index("neurons_per_class")["learned_min"]
@@ -112,17 +112,17 @@ def test_loss_falls_learned_saturates_and_knees_land_near_k(tmp_path):
 def test_results_do_not_depend_on_workers_nor_on_the_other_classes():
     rng = np.random.default_rng(5)
     spikes = {0: clustered_class(rng, 4, 60), 2: clustered_class(rng, 7, 50)}
-    settings = sweep.TrainingSettings(NUM_WEIGHTS, 0.1, seed=3)
-    one = sweep.run_trainings(spikes, VALUES, 2, settings, jobs=1, progress=False)
-    two = sweep.run_trainings(spikes, VALUES, 2, settings, jobs=2, progress=False)
-    alone = sweep.run_trainings({2: spikes[2]}, VALUES, 2, settings, jobs=2, progress=False)
+    settings = sweep_pool.TrainingSettings(NUM_WEIGHTS, 0.1, seed=3)
+    one = sweep_pool.run_trainings(spikes, VALUES, 2, settings, jobs=1, progress=False)
+    two = sweep_pool.run_trainings(spikes, VALUES, 2, settings, jobs=2, progress=False)
+    alone = sweep_pool.run_trainings({2: spikes[2]}, VALUES, 2, settings, jobs=2, progress=False)
     assert one[3] == 1 and two[3] == 2
     for c in spikes:
         assert np.array_equal(one[0][c], two[0][c]) and np.array_equal(one[1][c], two[1][c])
     assert np.array_equal(alone[0][2], one[0][2]) and np.array_equal(alone[1][2], one[1][2])
     # repetitions are different trainings, and another seed gives other results
     assert not np.array_equal(one[0][0][:, 0], one[0][0][:, 1])
-    other = sweep.run_trainings(spikes, VALUES, 2, sweep.TrainingSettings(NUM_WEIGHTS, 0.1, seed=4), jobs=1, progress=False)
+    other = sweep_pool.run_trainings(spikes, VALUES, 2, sweep_pool.TrainingSettings(NUM_WEIGHTS, 0.1, seed=4), jobs=1, progress=False)
     assert not np.array_equal(other[0][0], one[0][0])
 
 
@@ -229,7 +229,7 @@ def test_knee_is_null_with_a_reason_when_the_curve_does_not_bend():
 
 def test_summary_without_knees_says_why():
     none = knee.Knee(None, None, "flat curve")
-    summary = sweep.summarise({"a": {"loss": none, "learned": knee.Knee(8, 8.0)}})
+    summary = sweep_curves.summarise({"a": {"loss": none, "learned": knee.Knee(8, 8.0)}})
     assert summary["loss_knee_median"] is None and "no class has a knee" in summary["loss_knee_reason"]
     assert summary["learned_knee_median"] == 8.0 and summary["learned_knee_reason"] is None
 

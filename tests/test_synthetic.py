@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgetune import augment, synthetic, tts
+from edgetune.data import augment, synthetic, tts
 from edgetune.errors import EdgetuneError
 from edgetune.params import DataParams
 

@@ -13,11 +13,12 @@ import pytest
 from akida import ActivationType, Dense1D, InputConv2D, Model
 
 from akida_fixtures import make_tiny_extractor
-from edgetune import stats, table, table_train, whole_model
+from edgetune import stats
+from edgetune.edge import table, table_train, whole_model
 from edgetune.dataset import KwsDataset, save_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import TableParams, parse_params
-from edgetune.spikefile import SpikeSet, load_spikes, save_spikes
+from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = np.array(["six", "yes", "no"])
@@ -113,7 +114,7 @@ def test_item_trains_every_value_and_times_them_in_rounds_apart_from_the_accurac
 
 
 def test_rounds_alternate_the_order_of_the_values(tiny, tmp_path, monkeypatch):
-    from edgetune import edge
+    from edgetune.edge import layer as edge
 
     write_params(tmp_path / "params.yaml", neurons_per_class=[2, 3, 4], timing_repeats=4)  # 2 rounds per seed
     order, train = [], edge.train
@@ -136,7 +137,7 @@ def tiny_akida2_extractor(path: Path, width: int) -> None:
 
 
 def test_whole_model_falls_back_to_forward_plus_fit_when_the_layer_cannot_be_appended(tiny, tmp_path, caplog):
-    from edgetune import edge
+    from edgetune.edge import layer as edge
 
     spikes = load_spikes(tiny / "data/spikes.npz")
     x_mfcc = np.load(tiny / "data/kws.npz")["x_train"]
@@ -159,7 +160,7 @@ def test_item_input_errors_are_clear(tiny, tmp_path):
     with pytest.raises(EdgetuneError, match=r"extractor.fbz: not found; run the extractor stage first"):
         table_train.run(0, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "models/extractor.fbz"})
     make_tiny_extractor(tmp_path / "wide.fbz", np.load(tiny / "data/kws.npz")["x_train"], width=WIDTH + 8)
-    with pytest.raises(EdgetuneError, match=r"outputs \[1, 1, 32\] but the spikes are 24 wide; .*rerun dvc repro spikes"):
+    with pytest.raises(EdgetuneError, match=r"wide.fbz: outputs \(1, 1, 32\) but the spikes are 24 wide; the spikes are stale, rerun dvc repro spikes"):
         table_train.run(0, tmp_path / "params.yaml", **{**paths, "extractor_path": tmp_path / "wide.fbz"})
     (tmp_path / "w.json").write_text('{"num_weights": 25}')
     with pytest.raises(EdgetuneError, match=r"num_weights = 25: must be between 1 and the spike width 24"):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgetune import edge, weights
+from edgetune.edge import layer as edge, weights
 from edgetune.errors import EdgetuneError
 from edgetune.params import parse_params
 from spike_fixtures import place_dataset_and_extractor, place_spikes

@@ -3,7 +3,8 @@
 The workflow tests (offline plots, review, experiments, benchmarks) are about DVC's machinery, not
 about the science, so they run it on stages that take a fraction of a second:
 
-- ``toy`` reads params ``toy`` and its own code (``stages/toy.py`` + ``src/toycode.py``), writes
+- ``toy`` reads params ``toy`` and its own code (``stages/toy.py`` + ``src/toycode.py``), prints
+  when it ran (``TOY_HOLD_SECONDS`` in the environment holds it that long), writes
   ``metrics/toy.json``, the plot ``plots/toy.csv`` (value = gain × step) and ``figures/toy.svg``,
   an image plot kept in DVC's cache (not in git) like the real pipeline's PNGs;
 - ``other`` reads params ``other`` only;
@@ -24,7 +25,9 @@ TOY_STAGE = '''
 """Toy stage: a metrics file and a plot CSV from params ``toy``."""
 import csv
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -33,6 +36,8 @@ import yaml  # noqa: E402
 
 from toycode import CODE_VERSION  # noqa: E402
 
+start = time.time()
+time.sleep(float(os.environ.get("TOY_HOLD_SECONDS", "0")))  # lets a test see two queued runs overlap
 params = yaml.safe_load(Path("params.yaml").read_text())["toy"]
 rows = [{"step": step, "value": params["gain"] * step} for step in range(params["points"])]
 Path("plots").mkdir(exist_ok=True)
@@ -48,6 +53,7 @@ Path("figures").mkdir(exist_ok=True)
 Path("figures/toy.svg").write_text(
     f'<svg xmlns="http://www.w3.org/2000/svg" width="60" height="20"><text y="15">gain {params["gain"]}</text></svg>\\n')
 print(f"toy: code {CODE_VERSION} from {Path(__file__).resolve()}")
+print(f"toy: ran from {start:.3f} to {time.time():.3f}")
 '''
 
 OTHER_STAGE = '''

@@ -1,0 +1,108 @@
+"""The fetch stage: make ``data/kws.npz`` (the dataset contract) and ``metrics/data.json``.
+
+``data.source`` picks where the data comes from: ``synthetic`` (offline TTS, the default),
+``brainchip`` (the tutorial's pickle, downloaded) or ``file`` (the user's .npz or BrainChip-format
+pickle). Every source goes through the same contract validation before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgetune import download
+from edgetune.data import brainchip_data
+from edgetune.atomic import write_json
+from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
+from edgetune.errors import EdgetuneError
+from edgetune.params import DataParams, load_params
+from edgetune.timing import time_metrics_path
+
+log = logging.getLogger("fetch")
+
+DATASET = Path("data/kws.npz")
+METRICS = Path("metrics/data.json")
+PICKLE_SUFFIXES = (".pkl", ".pickle")
+OFFLINE_FIX = ("use data.source: synthetic offline, or download the file elsewhere and set data.source: file, "
+               "data.path")
+
+
+def from_file(params: DataParams) -> KwsDataset:
+    """The user's file; its sha256 is checked against data.sha256 when pinned (see DataParams.path)."""
+    path = Path(params.path)
+    if not path.is_file():
+        raise EdgetuneError(f"data.path = {params.path!r}: file not found (relative paths start at the repository root)")
+    digest = download.sha256_of(path)
+    if params.sha256 and digest != params.sha256:
+        raise EdgetuneError(f"data.sha256: {path} has sha256 {digest}, expected {params.sha256}; "
+                            "the file changed: update data.sha256 if that is intended")
+    if not params.sha256:
+        log.warning("data.sha256 is not set: DVC cannot see edits inside %s; pin it with data.sha256: %s", path, digest)
+    meta = {"source": "file", "path": str(path), "sha256": digest}
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        ds = load_dataset(path)
+        return KwsDataset(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.classes, ds.speaker_train,
+                          ds.speaker_val, {**meta, "original_meta": ds.meta})
+    if suffix in PICKLE_SUFFIXES:
+        return brainchip_data.load_pickle(path, meta)
+    raise EdgetuneError(f"data.path = {params.path!r}: unsupported file type {suffix or '(none)'}; "
+                        "give an .npz in the dataset contract or a BrainChip-format .pkl")
+
+
+def from_brainchip(params: DataParams) -> KwsDataset:
+    """BrainChip's pickle from ``data.url`` (cached); a downloaded file that is refused leaves the cache."""
+    path = download.fetch(params.url, params.sha256, "data", OFFLINE_FIX, log)
+    meta = {"source": "brainchip", "url": params.url, "sha256": download.sha256_of(path)}
+    origin = f"data.url = {params.url}"
+    try:
+        ds = validate(brainchip_data.load_pickle(path, meta, origin), origin)
+    except EdgetuneError:
+        download.forget(path, log)
+        raise
+    download.warn_unpinned(params.sha256, "data", params.url, path, log)
+    return ds
+
+
+def make_dataset(params: DataParams) -> KwsDataset:
+    if params.source == "synthetic":
+        from edgetune.data import synthetic  # scipy and the engines are only needed here
+
+        return synthetic.generate(params)
+    if params.source == "brainchip":
+        return from_brainchip(params)
+    return from_file(params)
+
+
+def data_metrics(ds: KwsDataset) -> dict:
+    """Source, counts per class and split, number of voices per split (no time: see metrics/time/)."""
+    counts = {}
+    voices = {}
+    for split in ("train", "val"):
+        y = getattr(ds, f"y_{split}")
+        counts[split] = {str(name): int(np.sum(y == label)) for label, name in enumerate(ds.classes)}
+        speakers = getattr(ds, f"speaker_{split}")
+        voices[split] = None if speakers is None else len({str(s) for s in speakers} - {""})
+    return {
+        "source": ds.meta.get("source"),
+        "num_classes": ds.num_classes,
+        "samples": {"train": int(len(ds.y_train)), "val": int(len(ds.y_val))},
+        "counts": counts,
+        "voices": voices,
+    }
+
+
+def run(params_path: str | Path = "params.yaml", dataset_path: Path = DATASET, metrics_path: Path = METRICS) -> None:
+    params = load_params(params_path).data
+    start = time.perf_counter()
+    ds = validate(make_dataset(params), params.path if params.source == "file" else f"data.source={params.source}")
+    seconds = time.perf_counter() - start
+    save_dataset(dataset_path, ds)
+    metrics = data_metrics(ds)
+    write_json(metrics_path, metrics)
+    write_json(time_metrics_path(metrics_path, "fetch"), {"fetch_seconds": round(seconds, 1)})
+    log.info("%s: %d train / %d val samples, %d classes, voices %s, %.1f s", dataset_path, metrics["samples"]["train"],
+             metrics["samples"]["val"], ds.num_classes, metrics["voices"], seconds)

@@ -1,0 +1,237 @@
+"""New words on the device: the trained edge layer learns new classes from k shots each.
+
+BrainChip's KWS edge tutorial ends with ``model.add_classes(3)`` on its trained 33-class edge
+layer, then ``fit`` on samples of 'backward', 'follow' and 'forward' — words the extractor never
+heard. For each seed of ``fewshot.seeds``:
+
+1. the 33-class layer is trained as the table trains it (same order: :func:`table_train.shuffled`,
+   same seeded initial weights), at ``fewshot.neurons_per_class`` (default: the table's plateau);
+2. for each k of ``fewshot.shots``, a copy of it gets ``add_classes`` (the new classes after the
+   old ones; their neurons' initial weights drawn with the seed, as :func:`edge.build_model`
+   does) and is fitted on k samples per new word, drawn without replacement from the new words'
+   training voices with the seed (nested: the 5 shots hold the 2), in a seeded order;
+3. the layer's own predictions (the engine's ``predict_classes``) are scored on the new words'
+   validation samples and on the old classes' validation samples, before ``add_classes`` and after
+   the new words are learned: new-word accuracy, old-class accuracy and its loss (paired by seed),
+   how often a new word is taken for an old class and the reverse.
+
+The new words' spikes are forwarded here, through ``models/extractor.fbz``, not in the spikes
+stage: ``data/spikes.npz`` and every stage after it stay as they are, whatever the new words.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgetune import stats
+from edgetune.edge import layer as edge, spikes as spikes_stage, table_train
+from edgetune.atomic import write_json, write_text
+from edgetune.dataset import KwsDataset
+from edgetune.errors import EdgetuneError
+from edgetune.fewshot_params import FewshotParams
+from edgetune.logs import muted
+from edgetune.data.new_words import NEW_WORDS_PATH, load_new_words
+from edgetune.extractor.check import load_extractor
+from edgetune.params import load_params
+from edgetune.edge.spikefile import SpikeSet, load_spikes
+from edgetune.timing import time_metrics_path
+
+log = logging.getLogger("edgetune.fewshot")
+
+METRICS = Path("metrics/fewshot.json")
+PLOT = Path("plots/fewshot.csv")
+SHOTS_STREAM, ORDER_STREAM, NEW_NEURONS_STREAM = 1, 2, 3  # seed components apart from the table's
+FIGURES = ("new_accuracy", "old_accuracy", "old_accuracy_before", "old_loss", "old_predictions_kept",
+           "new_as_old", "old_as_new")
+PLOT_COLUMNS = ["shots", *[c for f in FIGURES for c in (f, f"{f}_ci95")]]
+
+
+def layer_size(params: FewshotParams, table_path: Path) -> tuple[int, str]:
+    """Neurons per class and where the number comes from."""
+    if params.neurons_per_class != "plateau":
+        return int(params.neurons_per_class), "fewshot.neurons_per_class"
+    try:
+        value = json.loads(table_path.read_text())["plateau_neurons_per_class"]
+    except FileNotFoundError:
+        raise EdgetuneError(f"{table_path}: not found; run the table stage first, or set fewshot.neurons_per_class "
+                            "to a number") from None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise EdgetuneError(f"{table_path}: no plateau_neurons_per_class; rerun dvc repro table, or set "
+                            "fewshot.neurons_per_class to a number") from None
+    return int(value), f"{table_path} plateau_neurons_per_class"
+
+
+def chosen_words(words: list[str], new: KwsDataset, old_classes: np.ndarray, origin: Path) -> KwsDataset:
+    """The new words of ``fewshot.words`` only, relabelled 0..len(words)-1 in that order."""
+    known = new.classes.tolist()
+    for word in words:
+        if word not in known:
+            where = " (an old class: the edge layer already knows it)" if word in old_classes.tolist() else ""
+            raise EdgetuneError(f"fewshot.words: {word!r} is not in the new-words set {known} of {origin}{where}")
+    relabel = np.full(len(known), -1, np.int32)
+    relabel[[known.index(w) for w in words]] = np.arange(len(words), dtype=np.int32)
+    keep = {s: relabel[getattr(new, f"y_{s}")] >= 0 for s in ("train", "val")}
+
+    def speakers(split: str):
+        sp = getattr(new, f"speaker_{split}")
+        return None if sp is None else np.asarray(sp)[keep[split]]
+
+    return KwsDataset(new.x_train[keep["train"]], relabel[new.y_train[keep["train"]]], new.x_val[keep["val"]],
+                      relabel[new.y_val[keep["val"]]], np.array(words), speakers("train"), speakers("val"), new.meta)
+
+
+def forward_new(new: KwsDataset, extractor_path: Path, width: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spikes of the new words' train and val samples, from the extractor the old spikes came from."""
+    model = load_extractor(extractor_path, width)
+    return (spikes_stage.forward_spikes(model, new.x_train, batch_size, extractor_path, "new words train"),
+            spikes_stage.forward_spikes(model, new.x_val, batch_size, extractor_path, "new words val"))
+
+
+def draw_shots(y: np.ndarray, words: list[str], k: int, seed: int) -> np.ndarray:
+    """Indices of k training samples per word, without replacement, nested in k, in a seeded order."""
+    picked = []
+    for w, word in enumerate(words):
+        own = np.flatnonzero(y == w)
+        if k > len(own):
+            raise EdgetuneError(f"fewshot.shots: {k} shots, but new word {word!r} has only {len(own)} training "
+                                "samples; lower the value or give the word more samples")
+        picked.append(own[np.random.default_rng([seed, SHOTS_STREAM, w]).permutation(len(own))[:k]])
+    flat = np.concatenate(picked)
+    return flat[np.random.default_rng([seed, ORDER_STREAM, k]).permutation(len(flat))]
+
+
+def with_new_classes(base_file: Path, config: edge.EdgeConfig, n_new: int):
+    """A copy of the trained layer with ``n_new`` classes added after the old ones, new neurons seeded."""
+    import akida
+
+    model = akida.Model(str(base_file))
+    model.add_classes(n_new)
+    layer = model.get_layer(edge.LAYER_NAME)
+    weights = layer.get_variable("weights").copy()
+    width, old_units = weights.shape[2], config.units
+    weights[..., old_units:] = edge.seeded_initial_weights(width, n_new * config.neurons_per_class,
+                                                           config.num_weights, [config.seed, NEW_NEURONS_STREAM])
+    layer.set_variable("weights", weights)
+    return model
+
+
+def predict(model, x: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.asarray(model.predict_classes(x.reshape(len(x), 1, 1, -1), num_classes=num_classes), np.int32)
+
+
+def run_seed(config: edge.EdgeConfig, old: SpikeSet, new_x: tuple[np.ndarray, np.ndarray], new: KwsDataset,
+             shots: list[int], workdir: Path) -> list[dict]:
+    """One seed: the 33-class layer once, then every shot count on a copy of it."""
+    x, y = table_train.shuffled(old, config.seed)
+    base = edge.build_model(old.width, config)
+    edge.fit_in_chunks(base, x.reshape(len(x), 1, 1, -1), y, config.units)
+    before = predict(base, old.x_val, old.num_classes)
+    base_file = workdir / f"base-{config.seed}.fbz"
+    base.save(str(base_file))
+    n_new, total = new.num_classes, old.num_classes + new.num_classes
+    (x_new_train, x_new_val), runs = new_x, []
+    for k in shots:
+        pick = draw_shots(new.y_train, new.classes.tolist(), k, config.seed)
+        model = with_new_classes(base_file, config, n_new)
+        model.fit(x_new_train[pick].reshape(len(pick), 1, 1, -1), new.y_train[pick] + old.num_classes)
+        after = predict(model, old.x_val, total)
+        on_new = predict(model, x_new_val, total)
+        learned = model.get_layer(edge.LAYER_NAME).get_variable("threshold_learning").reshape(-1)[config.units:] > 0
+        runs.append({
+            "seed": config.seed, "shots": k,
+            "new_accuracy": float(np.mean(on_new == new.y_val + old.num_classes)),
+            "new_per_word": [float(np.mean(on_new[new.y_val == w] == w + old.num_classes)) for w in range(n_new)],
+            "old_accuracy_before": float(np.mean(before == old.y_val)),
+            "old_accuracy": float(np.mean(after == old.y_val)),
+            "old_predictions_kept": float(np.mean(after == before)),
+            "new_as_old": float(np.mean(on_new < old.num_classes)),
+            "old_as_new": float(np.mean(after >= old.num_classes)),
+            "new_learned_neurons": int(learned.sum()),
+        })
+        runs[-1]["old_loss"] = runs[-1]["old_accuracy_before"] - runs[-1]["old_accuracy"]
+    return runs
+
+
+def summarise(runs: list[dict], shots: list[int], words: list[str]) -> dict:
+    """Rows keyed by shots: every figure as mean ± 95 % t-interval over the seeds."""
+    rows = {}
+    for k in shots:
+        mine = [r for r in runs if r["shots"] == k]
+        row = {f: stats.estimate([r[f] for r in mine]).as_dict() for f in FIGURES}
+        row["new_per_word"] = {w: stats.estimate([r["new_per_word"][i] for r in mine]).as_dict()
+                               for i, w in enumerate(words)}
+        row["new_learned_neurons"] = float(np.mean([r["new_learned_neurons"] for r in mine]))
+        rows[str(k)] = row
+    return rows
+
+
+def plot_csv(rows: dict) -> str:
+    lines = [",".join(PLOT_COLUMNS)]
+    for k, row in rows.items():
+        cells = [k] + [f"{row[f][part]:.6f}" for f in FIGURES for part in ("mean", "ci95")]
+        lines.append(",".join(cells).replace("nan", ""))
+    return "\n".join(lines) + "\n"
+
+
+def measure(p: FewshotParams, learning_competition: float, num_weights: int, npc: int, old: SpikeSet,
+            new: KwsDataset, new_x: tuple[np.ndarray, np.ndarray]) -> list[dict]:
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="fewshot-") as tmp:
+        for i, seed in enumerate(p.seeds):
+            config = edge.EdgeConfig(old.num_classes, npc, num_weights, learning_competition, seed)
+            if i == 0:
+                edge.check_config(config, old.width)
+            with muted(edge.log):
+                runs += run_seed(config, old, new_x, new, p.shots, Path(tmp))
+            log.info("seed %d: %s", seed, ", ".join(f"{r['shots']} shots → new {r['new_accuracy']:.3f}, old "
+                                                    f"{r['old_accuracy']:.3f}" for r in runs[-len(p.shots):]))
+    return runs
+
+
+def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data/spikes.npz",
+        new_words_path: str | Path = NEW_WORDS_PATH, extractor_path: str | Path = "models/extractor.fbz",
+        weights_path: str | Path = "results/num_weights.json", table_path: str | Path = "metrics/table.json",
+        metrics_path: str | Path = METRICS, plot_path: str | Path = PLOT) -> dict:
+    start = time.perf_counter()
+    params = load_params(params_path)
+    p = params.fewshot
+    new = load_new_words(new_words_path)
+    if isinstance(new, str):  # no new words with this data source: said, and the pipeline goes on
+        log.warning("fewshot: no new words, nothing measured: %s", new)
+        write_json(metrics_path, {"fewshot": {"available": False, "reason": new}})
+        write_text(plot_path, ",".join(PLOT_COLUMNS) + "\n")
+        write_json(time_metrics_path(metrics_path, "fewshot"), {"fewshot_seconds": 0.0})
+        return {"available": False, "reason": new}
+    old = load_spikes(spikes_path)
+    new = chosen_words(p.words, new, old.classes, Path(new_words_path))
+    for k in p.shots:  # every shot count checked before anything is trained
+        draw_shots(new.y_train, p.words, k, p.seeds[0])
+    npc, npc_source = layer_size(p, Path(table_path))
+    num_weights = edge.load_num_weights(weights_path)
+    forward_start = time.perf_counter()
+    new_x = forward_new(new, Path(extractor_path), old.width, params.spikes.batch_size)
+    forward_seconds = time.perf_counter() - forward_start
+    runs = measure(p, params.table.learning_competition, num_weights, npc, old, new, new_x)
+    rows = summarise(runs, p.shots, p.words)
+    result = {
+        "available": True, "words": p.words, "old_classes": old.num_classes, "neurons_per_class": npc,
+        "neurons_per_class_from": npc_source, "num_weights": num_weights,
+        "learning_competition": params.table.learning_competition, "seeds": list(p.seeds),
+        "new_train_samples": {w: int(np.sum(new.y_train == i)) for i, w in enumerate(p.words)},
+        "new_val_samples": int(len(new.y_val)), "old_val_samples": int(len(old.y_val)),
+        "interval": stats.INTERVAL_NAME, "rows": rows, "runs": runs,
+    }
+    write_json(metrics_path, {"fewshot": result})  # one top key: its names are unique among metrics files
+    write_text(plot_path, plot_csv(rows))
+    seconds = time.perf_counter() - start
+    write_json(time_metrics_path(metrics_path, "fewshot"),
+               {"fewshot_seconds": round(seconds, 1), "new_words_forward_seconds": round(forward_seconds, 1)})
+    log.info("fewshot: %d shot counts × %d seeds at %d neurons per class in %.1f s", len(p.shots), len(p.seeds),
+             npc, seconds)
+    return result

@@ -1,0 +1,179 @@
+"""The table's trainings: one DVC matrix item per seed, every neurons-per-class value in it.
+
+The tutorial's time ratio compares values with each other, so their times must be taken under the
+same conditions: timed in separate processes minutes apart, the host's drift moved the largest
+rows by up to 0.04 between runs. An item therefore times, in one process and in rounds, the
+extractor's forward pass F over all training samples, then the edge layer's fit E(v) at every
+value (ascending in one round, descending in the next, so a slow drift does not favour either
+end). Each round gives each value's whole-model ratio (F + E(v)) / (F + E(reference)) from
+measurements seconds apart; the table takes their median (:mod:`edgetune.edge.table`).
+
+The ratio is taken on process CPU time, wall clock kept beside it. The engine's forward pass uses
+every core it gets while the edge fit uses one, so wall-clock F depends on how many cores were
+free: measured here, the same F took 7.3 s on an idle machine and 18–26 s beside other jobs
+(CPU time 14.3–16.0 s), and the wall-clock ratio at 10 moved from 0.78 to 0.84. On CPU time,
+the ratio is what the fit costs, the same on a busy or a quiet machine of any core count.
+
+The first round's fits are the seed's full trainings: the training set in the seed's order, the
+layer from the seed's initial weights, the same order at every value (paired seeds). Two files:
+
+* ``seed-<k>.json``: accuracies and learned neurons per value — the same bytes whenever the
+  inputs are the same;
+* ``seed-<k>.time.json``: F and E(v) of every round, minima and spread (:mod:`edgetune.timing`).
+
+Adding a seed trains only that seed; adding a value retrains every seed, which it must: its time
+is only comparable when measured beside the others. The first seed also checks the decomposition
+with one direct fit of the whole model (:mod:`edgetune.edge.whole_check`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from edgetune.edge import layer as edge
+from edgetune.atomic import write_json
+from edgetune.dataset import load_dataset
+from edgetune.errors import EdgetuneError
+from edgetune.logs import muted
+from edgetune.params import TableParams, load_params
+from edgetune.edge.spikefile import SpikeSet, load_spikes
+from edgetune.timing import Timing
+from edgetune.edge.whole_check import check_same_samples, direct_check
+from edgetune.edge.whole_model import forward_in_chunks
+from edgetune.extractor.check import load_extractor
+
+SPIKES = "data/spikes.npz"
+DATASET = "data/kws.npz"
+EXTRACTOR = "models/extractor.fbz"
+WEIGHTS = "results/num_weights.json"  # the weights stage's choice, alone
+RESULTS_DIR = "results/table"
+# Scoring holds a (batch × units) float32 block: 2**24 elements = 64 MB whatever the layer size.
+SCORE_ELEMENTS = 2**24
+log = logging.getLogger("edgetune.table_train")
+
+CLOCKS = ("cpu", "wall")  # process CPU time (the ratio's clock: see the module's docstring), wall clock beside it
+# What the times are, recorded with every measurement: the table refuses to mix files timed otherwise.
+EDGE_TIMING = ("rounds in one process: extractor forward F, then the edge layer fit E(v) at every value, "
+               "all training samples, process CPU time and wall clock")
+
+
+def result_path(seed: int, results_dir: str | Path = RESULTS_DIR) -> Path:
+    return Path(results_dir) / f"seed-{seed}.json"
+
+
+def time_path(seed: int, results_dir: str | Path = RESULTS_DIR) -> Path:
+    return Path(results_dir) / f"seed-{seed}.time.json"
+
+
+def score_batch(units: int) -> int:
+    return max(1, SCORE_ELEMENTS // units)
+
+
+def shuffled(spikes: SpikeSet, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training set in seed ``seed``'s order: the same order at every value (paired seeds)."""
+    order = edge.seeded_order(len(spikes.x_train), seed)
+    return spikes.x_train[order], spikes.y_train[order]
+
+
+def rounds_per_seed(table: TableParams) -> int:
+    """Enough rounds that every time is measured ``timing_repeats`` times over all the seeds."""
+    return max(1, math.ceil(table.timing_repeats / len(table.seeds)))
+
+
+def score(config: edge.EdgeConfig, trained: edge.TrainedEdge, spikes: SpikeSet, score_train: bool) -> dict:
+    """One value's accuracies. Train accuracy (a diagnostic of overfitting, not in the tutorial's
+    table) only when ``score_train``: on every seed it was a tenth of the table's cost."""
+    batch = score_batch(config.units)
+    pred = edge.predict_classes(spikes.x_val, trained, batch)
+    rates = edge.per_class_rates(pred, spikes.y_val, config.num_classes)
+    return {
+        "val_accuracy": float((pred == spikes.y_val).mean()),
+        "train_accuracy": edge.accuracy(spikes.x_train, spikes.y_train, trained, batch) if score_train else None,
+        "learned_neurons": trained.num_learned,
+        "per_class_val_accuracy": {str(name): (None if np.isnan(r) else float(r))
+                                   for name, r in zip(spikes.classes, rates)},
+    }
+
+
+def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet, extractor, x_mfcc: np.ndarray,
+                 score_train: bool) -> tuple[dict, Timing, dict[int, Timing], list[int], edge.TrainedEdge]:
+    """The rounds: F, then every value's fit; the first round's layers are scored.
+
+    Returns (runs, F, E, samples per F, the first round's layer at the reference).
+    """
+    values = list(table.neurons_per_class)
+    configs = {v: edge.EdgeConfig(spikes.num_classes, v, num_weights, table.learning_competition, seed)
+               for v in values}
+    x, y = shuffled(spikes, seed)
+    forward, fits, runs, samples, reference = Timing(), {v: Timing() for v in values}, {}, [], None
+    rounds = rounds_per_seed(table)
+    with logging_redirect_tqdm(), tqdm(total=rounds * (len(values) + 1), desc=f"table seed={seed}", unit="fit") as bar:
+        for r in range(rounds):
+            samples.append(forward.measure(lambda: forward_in_chunks(extractor, x_mfcc)))
+            bar.update()
+            for i, v in enumerate(values if (seed + r) % 2 == 0 else values[::-1]):
+                with muted(edge.log) if r or i else contextlib.nullcontext():  # a layer-size warning, said once
+                    trained = edge.train(x, y, configs[v])
+                fits[v].wall.append(trained.fit_seconds)
+                fits[v].cpu.append(trained.fit_cpu_seconds)
+                if r == 0:
+                    reference = trained if v == table.reference else reference
+                    runs[v] = score(configs[v], trained, spikes, score_train)
+                    log.info("seed %d npc %d: val %.4f, %d learned, fit %.2f s", seed, v,
+                             runs[v]["val_accuracy"], runs[v]["learned_neurons"], trained.fit_seconds)
+                bar.update()
+    return runs, forward, fits, samples, reference
+
+
+def round_ratios(forward: Timing, fits: dict[int, Timing], reference: int, clock: str) -> dict[str, list[float]]:
+    """Each round's whole-model ratio (F + E(v)) / (F + E(reference)) on ``clock`` (cpu or wall)."""
+    f, ref = getattr(forward, clock), getattr(fits[reference], clock)
+    return {str(v): [round((a + e) / (a + r), 6) for a, e, r in zip(f, getattr(t, clock), ref)]
+            for v, t in fits.items()}
+
+
+def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet, extractor_path: str | Path,
+               x_mfcc: np.ndarray) -> tuple[dict, dict]:
+    """One seed at every value → (accuracy result, timing result) of the item."""
+    edge.check_config(edge.EdgeConfig(spikes.num_classes, max(table.neurons_per_class), num_weights,
+                                      table.learning_competition, seed), spikes.width)
+    extractor = load_extractor(extractor_path, spikes.width)
+    x_mfcc = np.ascontiguousarray(x_mfcc, dtype=np.uint8)
+    first = seed == table.seeds[0]
+    runs, forward, fits, samples, reference = timed_rounds(seed, table, num_weights, spikes, extractor, x_mfcc,
+                                                           score_train=first)
+    common = {"seed": seed, "num_weights": num_weights, "learning_competition": table.learning_competition,
+              "neurons_per_class": list(table.neurons_per_class)}
+    result = {**common, "num_classes": spikes.num_classes, "train_samples": len(spikes.x_train),
+              "val_samples": len(spikes.x_val), "runs": {str(v): runs[v] for v in table.neurons_per_class}}
+    times = {**common, "reference": table.reference, "timing": EDGE_TIMING, "timing_repeats": table.timing_repeats,
+             "rounds": len(forward.wall), "samples": min(samples + [len(spikes.x_train)]),
+             "forward": forward.as_dict(), "edge_fit": {str(v): t.as_dict() for v, t in fits.items()},
+             "round_ratios": {clock: round_ratios(forward, fits, table.reference, clock) for clock in CLOCKS}}
+    if first:  # the decomposition F + E checked once against a direct fit of the whole model
+        times["check"] = direct_check(extractor_path, spikes, x_mfcc, reference, forward.cpu_seconds)
+    return result, times
+
+
+def run(seed: int, params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
+        dataset_path: str | Path = DATASET, extractor_path: str | Path = EXTRACTOR,
+        weights_path: str | Path = WEIGHTS, results_dir: str | Path = RESULTS_DIR) -> dict:
+    """The stage item: train seed ``seed`` at every value, write ``seed-<k>.json`` and ``seed-<k>.time.json``."""
+    table = load_params(params_path).table
+    if seed not in table.seeds:
+        raise EdgetuneError(f"--seed {seed}: not in table.seeds {list(table.seeds)}; the table would not use it")
+    num_weights = edge.load_num_weights(weights_path)
+    spikes = load_spikes(spikes_path)
+    ds = load_dataset(dataset_path)
+    check_same_samples(spikes, ds, spikes_path, dataset_path)
+    result, times = train_seed(seed, table, num_weights, spikes, extractor_path, ds.x_train)
+    write_json(result_path(seed, results_dir), result)
+    write_json(time_path(seed, results_dir), times)
+    return result

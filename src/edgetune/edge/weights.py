@@ -1,0 +1,200 @@
+"""The weights stage: num_weights = int(factor × median spikes), and whether the factor is right.
+
+The tutorial (§3) estimates the median number of spikes per sample on 10 % of the training set
+and sets num_weights to 1.2 × that median, "which seems to give good results". The stage does the
+same (fraction, factor and the subset's seed are params), then measures the factor instead of
+trusting it: for each factor of ``weights.factors`` (and the chosen one) it trains the edge layer
+on the whole training set once per seed of ``weights.seeds`` (each seed's shuffling order is the
+same at every factor) and records validation accuracy — mean ± 95 % interval — and learned
+neurons. The chosen factor is then *best*, *indistinguishable* from the best (the paired gap's
+interval includes zero) or *below* it: the rule of :mod:`edgetune.stats`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from edgetune import charts, stats
+from edgetune.edge import layer as edge
+from edgetune.atomic import write_json
+from edgetune.errors import EdgetuneError
+from edgetune.logs import muted
+from edgetune.params import WeightsParams, load_params
+from edgetune.edge.spikefile import SpikeSet, load_spikes
+from edgetune.edge.spikestats import spike_counts
+
+log = logging.getLogger("edgetune.weights")
+
+SPIKES = Path("data/spikes.npz")
+METRICS = Path("metrics/weights.json")
+NUM_WEIGHTS = Path("results/num_weights.json")  # the choice alone: what later stages depend on
+PLOTS = Path("plots/weights")
+
+
+def weights_for(factor: float, median: float) -> int:
+    """int(factor × median); the tiny epsilon keeps float noise from flooring 0.29 × 100 to 28."""
+    return int(math.floor(factor * median + 1e-9))
+
+
+def subset_indices(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A seeded random ``fraction`` of ``n`` training samples (the tutorial takes the first 10 %)."""
+    size = int(fraction * n)
+    if size < 1:
+        raise EdgetuneError(
+            f"weights.fraction = {fraction}: {fraction} × {n} training samples is no sample; "
+            f"raise weights.fraction to at least {1 / n:.3g}"
+        )
+    return np.sort(rng.permutation(n)[:size])
+
+
+def check_num_weights(factor: float, median: float, width: int, name: str) -> tuple[int, bool]:
+    """num_weights for ``factor``, clamped to the spike width (a neuron cannot connect more inputs)."""
+    num = weights_for(factor, median)
+    if num < 1:
+        raise EdgetuneError(
+            f"{name} = {factor}: {factor} × median spikes {median:g} gives num_weights {num}; a neuron needs at "
+            "least 1 weight — raise the factor, or check the extractor fires (metrics/spikes.json)"
+        )
+    if num > width:
+        log.warning("%s = %g: %g × median %g = %d exceeds the spike width %d; using %d (every input connected)",
+                    name, factor, factor, median, num, width, width)
+        return width, True
+    return num, False
+
+
+def factor_curve(spikes: SpikeSet, median: float, factors: list[float], params: WeightsParams) -> pd.DataFrame:
+    """Validation accuracy (mean ± 95 % interval over seeds) and learned neurons at each factor's num_weights."""
+    orders = {seed: edge.seeded_order(len(spikes.x_train), seed) for seed in params.seeds}
+    probe = edge.EdgeConfig(num_classes=spikes.num_classes, neurons_per_class=params.neurons_per_class, num_weights=1)
+    edge.warn_if_too_many_neurons(spikes.y_train, probe, spikes.classes)  # once, by class name, not per training
+    rows, per_seed, done = [], [], {}
+    for factor in factors:
+        num_weights, clamped = check_num_weights(factor, median, spikes.width, "weights.factors")
+        if num_weights not in done:  # same num_weights and seeds: the engine learns the same layers
+            accs, learned = [], []
+            start = time.perf_counter()
+            for seed, order in orders.items():
+                config = edge.EdgeConfig(num_classes=spikes.num_classes, neurons_per_class=params.neurons_per_class,
+                                         num_weights=num_weights, learning_competition=params.learning_competition,
+                                         seed=seed)
+                with muted(edge.log):
+                    trained = edge.train(spikes.x_train[order], spikes.y_train[order], config)
+                accs.append(edge.accuracy(spikes.x_val, spikes.y_val, trained))
+                learned.append(trained.num_learned)
+            done[num_weights] = (accs, learned)
+            val = stats.estimate(accs)
+            log.info("factor %g: num_weights %d, val accuracy %.4f ± %.4f over %d seeds, %.0f/%d neurons learned "
+                     "(%.1f s)", factor, num_weights, val.mean, val.half_width, len(accs), np.mean(learned),
+                     probe.num_classes * params.neurons_per_class, time.perf_counter() - start)
+        accs, learned = done[num_weights]
+        val = stats.estimate(accs)
+        units = spikes.num_classes * params.neurons_per_class
+        rows.append({"factor": factor, "num_weights": num_weights, "clamped": int(clamped),
+                     "val_accuracy": round(val.mean, 6), "val_accuracy_ci95": round(val.half_width, 6),
+                     "val_accuracy_min": round(min(accs), 6), "val_accuracy_max": round(max(accs), 6),
+                     "learned_neurons": round(float(np.mean(learned)), 6),
+                     "learned_fraction": round(float(np.mean(learned)) / units, 6)})
+        per_seed.append(accs)
+    comparison = stats.compare_to_best(per_seed)
+    curve = pd.DataFrame(rows)
+    curve["gap_to_best"] = [round(g.mean, 6) for g in comparison.gaps]
+    curve["gap_to_best_ci95"] = [round(g.half_width, 6) for g in comparison.gaps]
+    curve["below_best"] = [int(b) for b in comparison.below]
+    return curve
+
+
+def best_row(curve: pd.DataFrame) -> pd.Series:
+    """The factor with the highest mean validation accuracy; ties go to the smallest factor (fewer weights)."""
+    best = curve["val_accuracy"].max()
+    return curve[curve["val_accuracy"] == best].sort_values("factor").iloc[0]
+
+
+def verdict(curve: pd.DataFrame, factor: float) -> str:
+    """The chosen factor against the best: best | indistinguishable | below (significantly)."""
+    if factor == best_row(curve)["factor"]:
+        return "best"
+    return "below" if curve.loc[curve["factor"] == factor, "below_best"].iloc[0] else "indistinguishable"
+
+
+def write_plots(curve: pd.DataFrame, chosen: float, best: float, out_dir: str | Path) -> None:
+    out = charts.plots_dir(out_dir)
+    charts.write_csv(out / "factor_curve.csv", curve)
+    fig, (ax_acc, ax_learn) = charts.new_figure(10.0, 4.2, ncols=2)
+    ax_acc.plot(curve["factor"], curve["val_accuracy"], "o-", color="tab:blue", label="mean over seeds")
+    ax_acc.fill_between(curve["factor"], curve["val_accuracy"] - curve["val_accuracy_ci95"],
+                        curve["val_accuracy"] + curve["val_accuracy_ci95"], color="tab:blue", alpha=0.2,
+                        label="95 % interval")
+    ax_learn.plot(curve["factor"], curve["learned_neurons"], "o-", color="tab:green")
+    for ax in (ax_acc, ax_learn):
+        ax.axvline(chosen, color="tab:red", linestyle="--", linewidth=1, label=f"chosen factor {chosen:g}")
+        if best != chosen:
+            ax.axvline(best, color="tab:purple", linestyle=":", linewidth=1.5, label=f"best factor {best:g}")
+        ax.set_xlabel("factor (num_weights = factor × median spikes)")
+        ax.legend()
+    ax_acc.set_ylabel("validation accuracy")
+    ax_acc.set_title("Validation accuracy against the factor")
+    ax_learn.set_ylabel("neurons that learned")
+    ax_learn.set_title("Learned neurons against the factor")
+    secondary = ax_acc.secondary_xaxis("top", functions=(lambda f: f, lambda f: f))
+    secondary.set_ticks(curve["factor"], [str(n) for n in curve["num_weights"]])
+    secondary.set_xlabel("num_weights")
+    charts.save_png(fig, out / "factor_curve.png")
+
+
+def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
+        metrics_path: str | Path = METRICS, plots_path: str | Path = PLOTS,
+        num_weights_path: str | Path | None = None) -> dict:
+    params = load_params(params_path).weights
+    spikes = load_spikes(spikes_path)
+    n = len(spikes.x_train)
+    rng = np.random.default_rng(params.seed)
+    subset = subset_indices(n, params.fraction, rng)
+    counts = spike_counts(spikes.x_train)
+    median = float(np.median(counts[subset]))
+    num_weights, clamped = check_num_weights(params.factor, median, spikes.width, "weights.factor")
+    log.info("median spikes %g over %d of %d training samples → num_weights = int(%g × %g) = %d",
+             median, len(subset), n, params.factor, median, num_weights)
+
+    factors = sorted(set(params.factors) | {params.factor})
+    curve = factor_curve(spikes, median, factors, params)
+    chosen = curve[curve["factor"] == params.factor].iloc[0]
+    best = best_row(curve)
+    curve.insert(1, "chosen", (curve["factor"] == params.factor).astype(int))
+    write_plots(curve, params.factor, float(best["factor"]), plots_path)
+    result = {
+        "num_weights": num_weights,
+        "median_spikes": median,
+        "all_train_median_spikes": float(np.median(counts)),
+        "factor": params.factor,
+        "fraction": params.fraction,
+        "samples_used": int(len(subset)),
+        "clamp_width": spikes.width,
+        "clamped": clamped,
+        "factor_neurons_per_class": params.neurons_per_class,
+        "factor_seeds": list(params.seeds),
+        "factor_interval": stats.INTERVAL_NAME,
+        "val_accuracy": float(chosen["val_accuracy"]),
+        "val_accuracy_ci95": float(chosen["val_accuracy_ci95"]),
+        "learned_neurons": float(chosen["learned_neurons"]),
+        "best_factor": float(best["factor"]),
+        "best_num_weights": int(best["num_weights"]),
+        "best_factor_val_accuracy": float(best["val_accuracy"]),
+        "chosen_gap_to_best": float(chosen["gap_to_best"]),
+        "chosen_gap_to_best_ci95": float(chosen["gap_to_best_ci95"]),
+        "chosen_verdict": verdict(curve, params.factor),
+        "indistinguishable_factors": [float(f) for f in curve.loc[curve["below_best"] == 0, "factor"]],
+    }
+    write_json(metrics_path, result)
+    # beside metrics/, as results/num_weights.json is beside metrics/weights.json
+    write_json(Path(metrics_path).parent.parent / NUM_WEIGHTS if num_weights_path is None else num_weights_path,
+               {"num_weights": num_weights})
+    log.info("chosen factor %g: val accuracy %.4f; best factor %g (num_weights %d): val accuracy %.4f; chosen is %s",
+             params.factor, result["val_accuracy"], result["best_factor"], result["best_num_weights"],
+             result["best_factor_val_accuracy"], result["chosen_verdict"])
+    return result

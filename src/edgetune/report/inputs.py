@@ -1,0 +1,99 @@
+"""The files the report reads, each with the stage that writes it, and their loading.
+
+A missing file or key is one error naming the file and the stage to rerun, so a stale or partial
+run is never reported as if it were whole.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from edgetune.errors import EdgetuneError
+
+
+@dataclass(frozen=True)
+class Input:
+    """An upstream file the report reads, and the stage that writes it."""
+
+    path: str
+    stage: str
+
+
+# Every file the report reads (dvc.yaml lists the same as the stage's deps).
+INPUTS = {
+    "data": Input("metrics/data.json", "fetch"),
+    "extractor": Input("metrics/extractor.json", "extractor"),
+    "spikes": Input("metrics/spikes.json", "spikes"),
+    "spike_histogram_png": Input("plots/spikes/count_histogram.png", "spikes"),
+    "spike_per_class_png": Input("plots/spikes/per_class.png", "spikes"),
+    "spike_rates_png": Input("plots/spikes/neuron_rates.png", "spikes"),
+    "weights": Input("metrics/weights.json", "weights"),
+    "factor_curve": Input("plots/weights/factor_curve.csv", "weights"),
+    "factor_curve_png": Input("plots/weights/factor_curve.png", "weights"),
+    "sweep": Input("metrics/sweep.json", "sweep"),
+    "sweep_curves": Input("plots/sweep.csv", "sweep"),
+    "sweep_dir": Input("plots/sweep", "sweep"),
+    "table": Input("metrics/table.json", "table"),
+    "table_time": Input("metrics/time/table.json", "table"),
+    "table_png": Input("plots/table.png", "table"),
+    "extractor_confusion": Input("plots/confusion/extractor.csv", "extractor"),
+    "edge_confusion": Input("plots/confusion/edge.csv", "confusion"),
+}
+
+
+def _missing(inp: Input, path: Path) -> str:
+    return f"{path}: not found; run the {inp.stage} stage first (dvc repro {inp.stage})"
+
+
+def check_inputs(root: Path) -> None:
+    """Every input present, or one error naming each missing file and the stage that writes it."""
+    missing = [_missing(inp, root / inp.path) for inp in INPUTS.values() if not (root / inp.path).exists()]
+    if missing:
+        raise EdgetuneError("; ".join(missing))
+
+
+def load_json(root: Path, key: str) -> dict:
+    inp = INPUTS[key]
+    path = root / inp.path
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EdgetuneError(_missing(inp, path)) from None
+    except json.JSONDecodeError as exc:
+        raise EdgetuneError(f"{path}: not valid JSON ({exc}); rerun dvc repro {inp.stage}") from None
+    if not isinstance(doc, dict):
+        raise EdgetuneError(f"{path}: expected a JSON object; rerun dvc repro {inp.stage}")
+    return doc
+
+
+def load_csv(root: Path, key: str, columns: list[str]) -> pd.DataFrame:
+    inp = INPUTS[key]
+    path = root / inp.path
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise EdgetuneError(_missing(inp, path)) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise EdgetuneError(f"{path}: not a readable CSV ({exc}); rerun dvc repro {inp.stage}") from None
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise EdgetuneError(f"{path}: no column {', '.join(absent)}; it is older than this code, rerun dvc repro {inp.stage}")
+    return frame
+
+
+def need(doc: dict, dotted: str, key: str):
+    """``doc[a][b]`` for ``"a.b"``; a missing key is an error naming the file and the stage to rerun.
+
+    Only the keys the report uses are required: extra keys (a newer stage) are ignored.
+    """
+    value = doc
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            inp = INPUTS[key]
+            raise EdgetuneError(f"{inp.path}: no '{dotted}'; it is older than this code, rerun dvc repro {inp.stage}")
+        value = value[part]
+    return value

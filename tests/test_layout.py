@@ -1,0 +1,167 @@
+"""The house's layout: phase packages whose imports only go down, small modules, dvc.yaml deps that
+follow the code (checked with the real `dvc status`), and a README that is a first page."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, DvcProject, copy_project
+
+SRC = REPO / "src" / "edgetune"
+PHASES = {"data": 1, "extractor": 2, "edge": 3, "report": 4}  # below them, rank 0: the shared ground
+STAGE_PHASE = {
+    "fetch": "data", "fetch-new-words": "data", "extractor": "extractor",
+    "spikes": "edge", "weights": "edge", "sweep": "edge", "table-train": "edge",
+    "hardware": "edge", "table": "edge", "fewshot": "edge", "confusion": "edge", "report": "report",
+}
+MAX_LINES = 300
+README_MAX_BYTES = 8 * 1024
+
+
+def rank(module: str) -> int:
+    """0 for ``edgetune.x`` (shared ground), the phase's rank for ``edgetune.<phase>[.x]``."""
+    parts = module.split(".")
+    return PHASES.get(parts[1], 0) if len(parts) > 1 else 0
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every edgetune module ``path`` imports, wherever in the file (lazy imports too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "edgetune":
+            if node.module == "edgetune" or node.module.count(".") == 1 and node.module.split(".")[1] in PHASES:
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}  # from edgetune[.phase] import m
+            else:
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "edgetune"}
+    return found
+
+
+def stage_phase(stage: str) -> str:
+    return STAGE_PHASE[stage.split("@")[0]]
+
+
+def test_imports_only_go_down():
+    upward = []
+    for path in sorted(SRC.rglob("*.py")):
+        me = module_name(path)
+        upward += [f"{me} imports {m}" for m in sorted(imported_modules(path)) if rank(m) > rank(me)]
+    assert not upward, "\n".join(upward)
+
+
+def test_every_phase_is_a_package_and_every_module_is_small():
+    assert {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(PHASES)
+    long = [f"{p.relative_to(REPO)}: {n} lines" for p in sorted(SRC.rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > MAX_LINES]
+    assert not long, "\n".join(long)
+
+
+def test_dvc_yaml_deps_exist_and_never_reach_a_later_phase():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert set(stages) == set(STAGE_PHASE)
+    problems = []
+    for stage, spec in stages.items():
+        for dep in spec["deps"]:
+            if not dep.startswith("src/"):
+                continue
+            if not (REPO / dep).is_file():
+                problems.append(f"{stage}: {dep} does not exist")
+            elif rank(module_name(REPO / dep)) > PHASES[stage_phase(stage)]:
+                problems.append(f"{stage} ({stage_phase(stage)}) depends on {dep}, of a later phase")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def locked(tmp_path_factory) -> DvcProject:
+    """A project copy with the committed dvc.lock (no outputs: only the code deps matter here)."""
+    project = copy_project(tmp_path_factory.mktemp("layout") / "project")
+    shutil.copy2(REPO / "dvc.lock", project.root / "dvc.lock")
+    project.commit("lock")
+    return project
+
+
+def modified_code(project: DvcProject) -> dict[str, set[str]]:
+    """``dvc status --json``: the stages whose code deps (src/, stages/) changed, and which."""
+    status = json.loads(project.run("dvc", "status", "--json").stdout or "{}")
+    changed: dict[str, set[str]] = {}
+    for stage, entries in status.items():
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            for path, state in entry.get("changed deps", {}).items():
+                if state == "modified" and path.startswith(("src/", "stages/")):
+                    changed.setdefault(stage, set()).add(path)
+    return changed
+
+
+def test_committed_lock_matches_the_code(locked):
+    assert modified_code(locked) == {}, "dvc.lock is older than the code: run dvc repro and commit dvc.lock"
+
+
+def table_train_items() -> set[str]:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    return {f"table-train@{seed}" for seed in params["table"]["seeds"]}
+
+
+EDGE_LAYER_USERS = {"weights", "sweep", "hardware", "fewshot", "confusion"}
+
+
+@pytest.mark.parametrize("touched, expected", [
+    ("src/edgetune/data/tts.py", lambda: {"fetch", "fetch-new-words"}),
+    ("src/edgetune/extractor/dscnn.py", lambda: {"extractor"}),
+    ("src/edgetune/edge/knee.py", lambda: {"sweep"}),
+    ("src/edgetune/edge/layer.py", lambda: EDGE_LAYER_USERS | table_train_items()),
+    ("src/edgetune/report/sections.py", lambda: {"report"}),
+])
+def test_editing_one_phase_reruns_only_its_stages(locked, touched, expected):
+    path = locked.root / touched
+    original = path.read_bytes()
+    path.write_bytes(original + b"# touched by test_layout\n")
+    try:
+        changed = modified_code(locked)
+    finally:
+        path.write_bytes(original)
+    assert set(changed) == expected(), changed
+    assert all(paths == {touched} for paths in changed.values()), changed
+    phase = touched.split("/")[2]
+    assert all(PHASES[stage_phase(s)] >= PHASES[phase] for s in changed)
+
+
+def markdown_files() -> list[Path]:
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: p.name)
+def test_code_fences_are_balanced(path):
+    fences = [line for line in path.read_text().splitlines() if line.lstrip().startswith("```")]
+    assert len(fences) % 2 == 0, f"{path.name}: {len(fences)} fence lines, one is never closed"
+    closers = fences[1::2]
+    assert all(line.strip() == "```" for line in closers), f"{path.name}: a fence opens where one should close"
+
+
+def test_readme_is_a_first_page():
+    text = (REPO / "README.md").read_text()
+    assert len(text.encode()) <= README_MAX_BYTES, f"README.md is {len(text.encode())} bytes"
+    first_block = re.search(r"```sh\n(.*?)```", text, re.S)
+    assert first_block and first_block.start() < 1500, "the two commands belong near the top"
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands == ["make repro", "make test"]
+    assert "make test" in (REPO / ".ci" / "run").read_text()  # what CI runs is what a newcomer types
+    links = re.findall(r"\]\((docs/[^)#]+)\)", text)
+    assert {f"docs/{stage}.md" for stage in ("fetch", "extractor", "spikes", "weights", "sweep", "hardware", "table",
+                                             "fewshot", "report")} <= set(links)
+    missing = [link for link in links if not (REPO / link).is_file()]
+    assert not missing, missing
