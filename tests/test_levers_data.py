@@ -89,3 +89,31 @@ def test_generated_dataset_with_cleaner_validation_keeps_training_byte_identical
     assert cleaner.meta["generator"]["val_snr_db"] == [20.0, 35.0] and "val_snr_db" not in plain.meta["generator"]
     train, val = set(cleaner.speaker_train) - {""}, set(cleaner.speaker_val) - {""}
     assert train and val and not train & val
+
+
+def test_cmn_is_off_by_default_and_a_bool():
+    assert DataParams().cmn is False
+    with pytest.raises(Exception, match="data.cmn"):
+        parse_params({"data": {"cmn": "sometimes"}})
+
+
+def test_mean_normalise_removes_each_clips_constant_per_coefficient():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, mfcc.FRAMES, mfcc.COEFFICIENTS)).astype(np.float32)
+    out = mfcc.mean_normalise(x)
+    assert out.dtype == np.float32 and np.allclose(out.mean(axis=1), 0, atol=1e-6)
+    channel = rng.normal(size=(4, 1, mfcc.COEFFICIENTS)).astype(np.float32) * 5  # a fixed filter per clip
+    assert np.allclose(mfcc.mean_normalise(x + channel), out, atol=1e-5)
+
+
+def test_cmn_applies_to_every_synthesised_split_and_is_recorded():
+    """Both the dataset and the new words go through synthesise, so both get the same features."""
+    params = DataParams(words=["yes", "six"], clips_per_word=6, engines=["espeak"], jobs=1)
+    the_plan = synthetic.plan(params)
+    plain = synthetic.synthesise(the_plan, params)
+    normalised = synthetic.synthesise(the_plan, params.model_copy(update={"cmn": True}))
+    for split in synthetic.SPLITS:
+        assert np.array_equal(normalised[split], mfcc.mean_normalise(plain[split]))
+    ds = synthetic.generate(params.model_copy(update={"cmn": True}))
+    assert ds.meta["generator"]["cmn"] is True and "CMN" in ds.meta["features"]
+    assert "cmn" not in synthetic.generate(params).meta["generator"]

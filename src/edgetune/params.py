@@ -50,6 +50,8 @@ class DataParams(Section):
     # validation speech clips: noise this far below the speech, uniform [low, high] dB (the 10 %
     # near-clean clips stay at 40–50 dB); training keeps 0–35 dB. Default = training's range
     val_snr_db: list[float] = Field(default_factory=lambda: [0.0, 35.0])
+    # cepstral mean normalisation: each clip's MFCC minus its own mean over time, per coefficient
+    cmn: bool = False
 
     @field_validator("val_snr_db")
     @classmethod

@@ -218,7 +218,8 @@ def worker_count(jobs: int) -> int:
 
 
 def synthesise(the_plan: Plan, params: DataParams) -> dict[str, np.ndarray]:
-    """Float MFCC of every planned clip, per split, in plan order (see the module docstring)."""
+    """Float MFCC of every planned clip, per split, in plan order (see the module docstring); with
+    ``data.cmn``, each clip's mean over time removed (:func:`edgetune.mfcc.mean_normalise`)."""
     work = chunks(the_plan.clips)
     sizes = {s: sum(c.split == s for c in the_plan.clips) for s in SPLITS}
     features = {s: np.zeros((n, mfcc.FRAMES, mfcc.COEFFICIENTS), np.float32) for s, n in sizes.items()}
@@ -234,7 +235,7 @@ def synthesise(the_plan: Plan, params: DataParams) -> dict[str, np.ndarray]:
             for (split, position), f in zip(where, feats):
                 features[split][position] = f
             bar.update(len(where))
-    return features
+    return {s: mfcc.mean_normalise(f) for s, f in features.items()} if params.cmn else features
 
 
 def generate(params: DataParams) -> KwsDataset:
@@ -252,12 +253,14 @@ def generate(params: DataParams) -> KwsDataset:
         "source": "synthetic",
         "generator": params.model_dump(include={"words", "clips_per_word", "engines", "val_voice_fraction", "seed"}
                                        | ({"voice_perturbation"} if params.voice_perturbation else set())
-                                       | ({"val_snr_db"} if tuple(params.val_snr_db) != augment.SNR_DB else set())),
+                                       | ({"val_snr_db"} if tuple(params.val_snr_db) != augment.SNR_DB else set())
+                                       | ({"cmn"} if params.cmn else set())),
         "engines": versions,
         "clips_per_engine": engines_used,
         "speakers": the_plan.speakers,
         "features": "TF speech_commands MFCC: 16 kHz, 1 s, window 640, stride 320, FFT 1024, "
-                    "40 mel bands 20-4000 Hz, 10 coefficients -> 49x10",
+                    "40 mel bands 20-4000 Hz, 10 coefficients -> 49x10"
+                    + ("; each clip's mean over time removed per coefficient (CMN)" if params.cmn else ""),
         "uint8": {
             "rule": "uint8 = round(clip((mfcc - low) / (high - low), 0, 1) * 255), per coefficient",
             "low": low.tolist(),
