@@ -1,4 +1,4 @@
-"""data.voice_perturbation (issue 11): vocal-tract-length perturbation of training clips only."""
+"""Data levers of issue 11: data.voice_perturbation (training clips only) and data.val_snr_db (validation noise)."""
 
 from __future__ import annotations
 
@@ -49,3 +49,71 @@ def test_generated_dataset_keeps_the_voices_disjoint_with_perturbation():
     assert ds.meta["generator"]["voice_perturbation"] == 0.15
     assert "voice_perturbation" not in synthetic.generate(params.model_copy(update={"voice_perturbation": 0.0})).meta[
         "generator"]
+
+
+def test_val_snr_db_defaults_to_the_training_range_and_is_checked():
+    from edgetune.data import augment
+
+    assert tuple(DataParams().val_snr_db) == augment.SNR_DB
+    for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
+        with pytest.raises(Exception, match="data.val_snr_db"):
+            parse_params({"data": {"val_snr_db": bad}})
+
+
+def test_val_snr_db_moves_only_the_validation_clips_noise():
+    from edgetune.data import augment
+
+    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40))
+    cleaner = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, val_snr_db=[20, 35]))
+    strip = [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in cleaner.clips]
+    assert strip == [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in plain.clips]
+    assert all(c.snr_db == augment.SNR_DB for c in plain.clips)
+    assert all(c.snr_db == (augment.SNR_DB if c.split == "train" else (20.0, 35.0)) for c in cleaner.clips)
+    # the same draws: same placement, colour and channel, only the noise's level differs
+    t = np.arange(8000) / 16000
+    word = 0.3 * np.sin(2 * np.pi * 440.0 * t)
+    clip = {snr: augment.keyword_clip(np.random.default_rng(5), word, 16000, snr) for snr in ((0, 0), (20, 20), (50, 50))}
+    assert np.array_equal(augment.keyword_clip(np.random.default_rng(5), word, 16000),
+                          augment.keyword_clip(np.random.default_rng(5), word, 16000, augment.SNR_DB))
+    loud, quiet = (float(np.sqrt(np.mean((clip[s] - clip[(50, 50)]) ** 2))) for s in ((0, 0), (20, 20)))
+    assert quiet < loud / 5
+
+
+def test_generated_dataset_with_cleaner_validation_keeps_training_byte_identical():
+    """The real generator (eSpeak only): val_snr_db changes val's MFCC and nothing of training."""
+    params = DataParams(words=["yes", "six"], clips_per_word=10, engines=["espeak"], jobs=1)
+    plain = synthetic.generate(params)
+    cleaner = synthetic.generate(params.model_copy(update={"val_snr_db": [20.0, 35.0]}))
+    assert np.array_equal(plain.x_train, cleaner.x_train) and np.array_equal(plain.y_val, cleaner.y_val)
+    assert not np.array_equal(plain.x_val, cleaner.x_val)
+    assert cleaner.meta["generator"]["val_snr_db"] == [20.0, 35.0] and "val_snr_db" not in plain.meta["generator"]
+    train, val = set(cleaner.speaker_train) - {""}, set(cleaner.speaker_val) - {""}
+    assert train and val and not train & val
+
+
+def test_cmn_is_off_by_default_and_a_bool():
+    assert DataParams().cmn is False
+    with pytest.raises(Exception, match="data.cmn"):
+        parse_params({"data": {"cmn": "sometimes"}})
+
+
+def test_mean_normalise_removes_each_clips_constant_per_coefficient():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, mfcc.FRAMES, mfcc.COEFFICIENTS)).astype(np.float32)
+    out = mfcc.mean_normalise(x)
+    assert out.dtype == np.float32 and np.allclose(out.mean(axis=1), 0, atol=1e-6)
+    channel = rng.normal(size=(4, 1, mfcc.COEFFICIENTS)).astype(np.float32) * 5  # a fixed filter per clip
+    assert np.allclose(mfcc.mean_normalise(x + channel), out, atol=1e-5)
+
+
+def test_cmn_applies_to_every_synthesised_split_and_is_recorded():
+    """Both the dataset and the new words go through synthesise, so both get the same features."""
+    params = DataParams(words=["yes", "six"], clips_per_word=6, engines=["espeak"], jobs=1)
+    the_plan = synthetic.plan(params)
+    plain = synthetic.synthesise(the_plan, params)
+    normalised = synthetic.synthesise(the_plan, params.model_copy(update={"cmn": True}))
+    for split in synthetic.SPLITS:
+        assert np.array_equal(normalised[split], mfcc.mean_normalise(plain[split]))
+    ds = synthetic.generate(params.model_copy(update={"cmn": True}))
+    assert ds.meta["generator"]["cmn"] is True and "CMN" in ds.meta["features"]
+    assert "cmn" not in synthetic.generate(params).meta["generator"]

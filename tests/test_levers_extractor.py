@@ -88,3 +88,21 @@ def test_accuracy_by_voice_pools_espeak_and_keeps_each_other_person():
     assert accuracy_by_voice(speakers, correct) == {
         "awb": {"accuracy": 0.5, "samples": 2}, "espeak": {"accuracy": 0.5, "samples": 2},
         "ked": {"accuracy": 0.0, "samples": 1}, "silence": {"accuracy": 1.0, "samples": 1}}
+
+
+def test_positive_outputs_in_blocks_are_the_whole_arrays_values():
+    """activation_quantile's memory-bounded pass gives exactly what one float64 pass gave."""
+    from edgetune.logs import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from edgetune.extractor.dscnn import positive_outputs
+
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(0.3, 2.0, size=(300, 5, 3, 8)).astype(np.float32)
+    axes = (0, 1, 2)
+    mean, var = inputs.mean(axis=axes, dtype=np.float64), inputs.var(axis=axes, dtype=np.float64)
+    gamma, beta = rng.normal(1, 0.2, 8), rng.normal(0, 0.5, 8)
+    whole = (inputs - mean) / np.sqrt(var + 1e-3) * gamma + beta
+    blocks = positive_outputs(inputs, mean, np.sqrt(var + 1e-3), gamma, beta, chunk=7)
+    assert blocks.dtype == np.float64 and np.array_equal(blocks, whole[whole > 0])
+    assert np.quantile(whole[whole > 0], 0.999) == np.quantile(blocks, 0.999, overwrite_input=True)

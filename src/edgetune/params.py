@@ -47,6 +47,18 @@ class DataParams(Section):
     jobs: Annotated[int, Field(ge=0)] = 0  # worker processes; 0 = all cores
     # training clips' spectra warped by a factor uniform in 1 ± this (vocal-tract length); 0 = off
     voice_perturbation: Annotated[float, Field(ge=0, le=0.3)] = 0.0
+    # validation speech clips: noise this far below the speech, uniform [low, high] dB (the 10 %
+    # near-clean clips stay at 40–50 dB); training keeps 0–35 dB. Default = training's range
+    val_snr_db: list[float] = Field(default_factory=lambda: [0.0, 35.0])
+    # cepstral mean normalisation: each clip's MFCC minus its own mean over time, per coefficient
+    cmn: bool = False
+
+    @field_validator("val_snr_db")
+    @classmethod
+    def _snr_range(cls, snr: list[float]) -> list[float]:
+        if len(snr) != 2 or not 0.0 <= snr[0] <= snr[1] <= 50.0:
+            raise ValueError("must be [low, high] in dB with 0 <= low <= high <= 50, e.g. [20, 35]")
+        return [float(v) for v in snr]
 
     @field_validator("words")
     @classmethod

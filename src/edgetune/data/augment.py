@@ -76,8 +76,13 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
 
 
-def keyword_clip(rng: np.random.Generator, speech: np.ndarray, sample_rate: int) -> np.ndarray:
-    """A TTS word at its native rate → float32 (16000,) clip in [-1, 1]."""
+def keyword_clip(rng: np.random.Generator, speech: np.ndarray, sample_rate: int,
+                 snr_db: tuple[float, float] = SNR_DB) -> np.ndarray:
+    """A TTS word at its native rate → float32 (16000,) clip in [-1, 1].
+
+    ``snr_db``: the range of the noise's SNR for all but the CLEAN_FRACTION of clips (the same
+    draws whatever the range, so a clip keeps its placement, noise colour and channel).
+    """
     word = trim(np.asarray(speech, dtype=np.float64), sample_rate)
     ratio = SAMPLE_RATE / sample_rate / rng.uniform(*SPEED)
     ratio = min(ratio, MAX_WORD_SECONDS * CLIP_SAMPLES / max(len(word), 1))
@@ -86,7 +91,7 @@ def keyword_clip(rng: np.random.Generator, speech: np.ndarray, sample_rate: int)
     clip = np.zeros(CLIP_SAMPLES, dtype=np.float64)
     start = int(rng.integers(0, CLIP_SAMPLES - len(word) + 1))
     clip[start : start + len(word)] = word
-    snr = rng.uniform(40.0, 50.0) if rng.random() < CLEAN_FRACTION else rng.uniform(*SNR_DB)
+    snr = rng.uniform(40.0, 50.0) if rng.random() < CLEAN_FRACTION else rng.uniform(*snr_db)
     noise = coloured_noise(rng, CLIP_SAMPLES, rng.uniform(*NOISE_COLOUR))
     clip += noise * _rms(word) * 10 ** (-snr / 20)
     clip = channel(rng, clip)

@@ -116,6 +116,16 @@ def mfcc(audio: np.ndarray, warp: np.ndarray | None = None) -> np.ndarray:
     return np.einsum("...c,cd->...d", log_mel, dct_matrix(), optimize=False).astype(np.float32)
 
 
+def mean_normalise(features: np.ndarray) -> np.ndarray:
+    """Cepstral mean normalisation: (…, frames, coefficients) minus each clip's mean over its frames.
+
+    A fixed filter on the signal (microphone, line, a voice's average spectral tilt) adds a constant
+    to every frame's cepstrum; removing the clip's mean removes it (Atal 1974; standard in ASR).
+    """
+    features = np.asarray(features, dtype=np.float32)
+    return (features - features.mean(axis=-2, keepdims=True, dtype=np.float64)).astype(np.float32)
+
+
 # uint8 scaling: akida_models has none for this front end, so the pipeline fixes one and stores it.
 # Each coefficient keeps its own range (coefficient 0, the log energy, spans far more than the
 # others); the range comes from the training set only and is clipped, never re-fit on val.

@@ -61,6 +61,7 @@ class ClipSpec:
     voice: tts.Voice | None  # None for silence
     seed: tuple[int, ...]
     warp: float = 1.0  # vocal-tract-length factor (data.voice_perturbation); 1 = the voice as spoken
+    snr_db: tuple[float, float] = augment.SNR_DB  # the noise's SNR range (data.val_snr_db for val clips)
 
     @property
     def engine(self) -> str:
@@ -139,10 +140,11 @@ def plan(params: DataParams, classes: list[str] | None = None) -> Plan:
                 for engine in engine_of:
                     assigned.append(cycles[engine][used[engine] % len(cycles[engine])])
                     used[engine] += 1
+            snr_db = tuple(params.val_snr_db) if split == "val" else augment.SNR_DB
             for j, voice in enumerate(assigned):
                 seed = (params.seed, word_id, split_id, j)
                 clips.append(ClipSpec(split, position, label, "" if word == SILENCE else word, voice, seed,
-                                      _warp(params.voice_perturbation, split, voice, seed)))
+                                      _warp(params.voice_perturbation, split, voice, seed), snr_db))
                 position += 1
     speakers = {s: sorted({v.speaker for v in pools[s]}) for s in SPLITS}
     return Plan(classes, clips, speakers)
@@ -205,7 +207,8 @@ def make_chunk(chunk: list[ClipSpec]) -> tuple[list[tuple[str, int]], np.ndarray
     audio = []
     for clip, (speech, rate) in zip(chunk, _speak_chunk(chunk)):
         rng = np.random.default_rng(list(clip.seed) + [2])
-        audio.append(augment.silence_clip(rng) if clip.voice is None else augment.keyword_clip(rng, speech, rate))
+        audio.append(augment.silence_clip(rng) if clip.voice is None
+                     else augment.keyword_clip(rng, speech, rate, clip.snr_db))
     warps = np.array([c.warp for c in chunk])
     return [(c.split, c.position) for c in chunk], mfcc.mfcc(np.stack(audio), None if (warps == 1.0).all() else warps)
 
@@ -215,7 +218,8 @@ def worker_count(jobs: int) -> int:
 
 
 def synthesise(the_plan: Plan, params: DataParams) -> dict[str, np.ndarray]:
-    """Float MFCC of every planned clip, per split, in plan order (see the module docstring)."""
+    """Float MFCC of every planned clip, per split, in plan order (see the module docstring); with
+    ``data.cmn``, each clip's mean over time removed (:func:`edgetune.mfcc.mean_normalise`)."""
     work = chunks(the_plan.clips)
     sizes = {s: sum(c.split == s for c in the_plan.clips) for s in SPLITS}
     features = {s: np.zeros((n, mfcc.FRAMES, mfcc.COEFFICIENTS), np.float32) for s, n in sizes.items()}
@@ -231,7 +235,7 @@ def synthesise(the_plan: Plan, params: DataParams) -> dict[str, np.ndarray]:
             for (split, position), f in zip(where, feats):
                 features[split][position] = f
             bar.update(len(where))
-    return features
+    return {s: mfcc.mean_normalise(f) for s, f in features.items()} if params.cmn else features
 
 
 def generate(params: DataParams) -> KwsDataset:
@@ -248,12 +252,15 @@ def generate(params: DataParams) -> KwsDataset:
     meta = {
         "source": "synthetic",
         "generator": params.model_dump(include={"words", "clips_per_word", "engines", "val_voice_fraction", "seed"}
-                                       | ({"voice_perturbation"} if params.voice_perturbation else set())),
+                                       | ({"voice_perturbation"} if params.voice_perturbation else set())
+                                       | ({"val_snr_db"} if tuple(params.val_snr_db) != augment.SNR_DB else set())
+                                       | ({"cmn"} if params.cmn else set())),
         "engines": versions,
         "clips_per_engine": engines_used,
         "speakers": the_plan.speakers,
         "features": "TF speech_commands MFCC: 16 kHz, 1 s, window 640, stride 320, FFT 1024, "
-                    "40 mel bands 20-4000 Hz, 10 coefficients -> 49x10",
+                    "40 mel bands 20-4000 Hz, 10 coefficients -> 49x10"
+                    + ("; each clip's mean over time removed per coefficient (CMN)" if params.cmn else ""),
         "uint8": {
             "rule": "uint8 = round(clip((mfcc - low) / (high - low), 0, 1) * 255), per coefficient",
             "low": low.tolist(),
