@@ -161,17 +161,17 @@ class TableParams(Section):
     neurons_per_class: list[PosInt] = Field(default_factory=lambda: [10, 20, 50, 100, 200, 300, 400, 500])
     reference: PosInt = 300
     learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
-    # each value is trained once per seed; accuracy is their mean ± a 95 % interval, so at least 2
+    # one DVC matrix item per seed, training every value; accuracy is their mean ± a 95 % interval,
+    # so at least 2
     seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
-    # every time is measured at least this often and reported as the minimum: the extractor's
-    # forward pass (≈ 10 s per 10k samples on one core) and each value's edge fit (one per seed,
-    # then repeats of the first seed's fit while fewer)
+    # every time is measured at least this often over all the seeds: each item times rounds of
+    # the extractor's forward pass then every value's edge fit, ceil(timing_repeats / seeds) of them
     timing_repeats: PosInt = 5
 
     @field_validator("neurons_per_class")
     @classmethod
     def _non_empty_no_repeats(cls, values: list[int]) -> list[int]:
-        # each value is one DVC matrix item named after it: a repeat would be two stages with one name
+        # rows are keyed by value: a repeat would be trained and timed twice for one row
         if not values:
             raise ValueError("neurons_per_class must list at least one value, e.g. [10, 50, 300]")
         repeats = sorted({v for v in values if values.count(v) > 1})
