@@ -544,3 +544,39 @@ def test_the_extractor_is_a_dvc_artifact_anyone_can_get(project, tmp_path):
     out = tmp_path / "got.fbz"
     got = project.run("dvc", "artifacts", "get", str(project.root), "extractor", "--rev", "v0.1.0", "-o", str(out))
     assert out.read_bytes() == (project.root / "models/extractor.fbz").read_bytes(), got.stdout + got.stderr
+
+
+def test_the_data_section_states_the_validation_regime_the_fetch_stage_recorded():
+    """metrics/data.json from the fetch stage's own data_metrics: the regime is said, against the tutorial's."""
+    from dataclasses import replace
+
+    from edgetune.data.fetch import data_metrics
+
+    ds = tiny_kws()
+    synthetic = replace(ds, meta={"source": "synthetic", "generator": {"val_snr_db": [20.0, 35.0], "cmn": True}})
+    metrics = data_metrics(synthetic)
+    assert metrics["val_regime"] == {"speech_snr_db": [20.0, 35.0], "training_snr_db": [0.0, 35.0], "cmn": True}
+    text = "\n".join(sections.data_section(metrics))
+    assert ("**Regime.** Validation is the held-out voices (no validation speaker in training), speech at 20–35 dB "
+            "SNR of coloured noise (training: 0–35 dB), MFCC with each clip's cepstral mean removed: synthetic "
+            "speech, not the tutorial's real speech (Speech Commands): Akida backbone 91.7 %, edge layer 88.8 %.") in text
+    # the generator's defaults (keys absent): training's range, no CMN
+    plain = data_metrics(replace(ds, meta={"source": "synthetic", "generator": {"seed": 0}}))
+    assert plain["val_regime"] == {"speech_snr_db": [0.0, 35.0], "training_snr_db": [0.0, 35.0], "cmn": False}
+    assert "cepstral" not in "\n".join(sections.data_section(plain))
+    # BrainChip's data or the user's file: no synthetic regime to state
+    assert "val_regime" not in data_metrics(replace(ds, meta={"source": "file"}))
+    assert "Regime" not in "\n".join(sections.data_section(data_metrics(replace(ds, meta={"source": "file"}))))
+
+
+def test_the_extractor_section_shows_accuracy_by_voice_group():
+    ext = {"extractor_source": "train", "float_val_accuracy": 0.7, "quantized_val_accuracy": 0.69,
+           "akida_val_accuracy": 0.684, "val_spike_samples": 2640, "spike_width": 256, "val_median_spikes": 77.0,
+           "mean_spikes": 77.5, "firing_fraction": 0.3, "neurons_never_firing": 0, "neurons_always_firing": 0,
+           "akida_val_accuracy_by_voice": {"ked": {"accuracy": 0.6526, "samples": 832},
+                                           "awb": {"accuracy": 0.6806, "samples": 864}}}
+    text = "\n".join(sections.extractor_section(ext))
+    assert "| voices | accuracy | samples |" in text
+    assert text.index("| awb | 68.1 % | 864 |") < text.index("| ked | 65.3 % | 832 |")
+    del ext["akida_val_accuracy_by_voice"]  # a dataset without voices: no table
+    assert "| voices |" not in "\n".join(sections.extractor_section(ext))

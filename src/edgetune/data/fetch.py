@@ -15,6 +15,7 @@ import numpy as np
 
 from edgetune import download
 from edgetune.data import brainchip_data
+from edgetune.data.augment import SNR_DB
 from edgetune.atomic import write_json
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
 from edgetune.errors import EdgetuneError
@@ -86,13 +87,18 @@ def data_metrics(ds: KwsDataset) -> dict:
         counts[split] = {str(name): int(np.sum(y == label)) for label, name in enumerate(ds.classes)}
         speakers = getattr(ds, f"speaker_{split}")
         voices[split] = None if speakers is None else len({str(s) for s in speakers} - {""})
-    return {
+    metrics = {
         "source": ds.meta.get("source"),
         "num_classes": ds.num_classes,
         "samples": {"train": int(len(ds.y_train)), "val": int(len(ds.y_val))},
         "counts": counts,
         "voices": voices,
     }
+    generator = ds.meta.get("generator")
+    if ds.meta.get("source") == "synthetic" and generator:  # what the validation accuracy measures
+        metrics["val_regime"] = {"speech_snr_db": list(generator.get("val_snr_db", SNR_DB)),
+                                 "training_snr_db": list(SNR_DB), "cmn": bool(generator.get("cmn", False))}
+    return metrics
 
 
 def run(params_path: str | Path = "params.yaml", dataset_path: Path = DATASET, metrics_path: Path = METRICS) -> None:
