@@ -51,10 +51,8 @@ def test_generated_dataset_keeps_the_voices_disjoint_with_perturbation():
         "generator"]
 
 
-def test_val_snr_db_defaults_to_the_training_range_and_is_checked():
-    from edgetune.data import augment
-
-    assert tuple(DataParams().val_snr_db) == augment.SNR_DB
+def test_val_snr_db_default_and_checks():
+    assert DataParams().val_snr_db == [20.0, 35.0]  # the default since issue 11; [0, 35] = training's range
     for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
         with pytest.raises(Exception, match="data.val_snr_db"):
             parse_params({"data": {"val_snr_db": bad}})
@@ -63,7 +61,7 @@ def test_val_snr_db_defaults_to_the_training_range_and_is_checked():
 def test_val_snr_db_moves_only_the_validation_clips_noise():
     from edgetune.data import augment
 
-    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40))
+    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, val_snr_db=[0, 35]))
     cleaner = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, val_snr_db=[20, 35]))
     strip = [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in cleaner.clips]
     assert strip == [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in plain.clips]
@@ -81,7 +79,7 @@ def test_val_snr_db_moves_only_the_validation_clips_noise():
 
 def test_generated_dataset_with_cleaner_validation_keeps_training_byte_identical():
     """The real generator (eSpeak only): val_snr_db changes val's MFCC and nothing of training."""
-    params = DataParams(words=["yes", "six"], clips_per_word=10, engines=["espeak"], jobs=1)
+    params = DataParams(words=["yes", "six"], clips_per_word=10, engines=["espeak"], jobs=1, val_snr_db=[0, 35])
     plain = synthetic.generate(params)
     cleaner = synthetic.generate(params.model_copy(update={"val_snr_db": [20.0, 35.0]}))
     assert np.array_equal(plain.x_train, cleaner.x_train) and np.array_equal(plain.y_val, cleaner.y_val)
@@ -91,8 +89,8 @@ def test_generated_dataset_with_cleaner_validation_keeps_training_byte_identical
     assert train and val and not train & val
 
 
-def test_cmn_is_off_by_default_and_a_bool():
-    assert DataParams().cmn is False
+def test_cmn_is_on_by_default_and_a_bool():
+    assert DataParams().cmn is True
     with pytest.raises(Exception, match="data.cmn"):
         parse_params({"data": {"cmn": "sometimes"}})
 
@@ -108,7 +106,7 @@ def test_mean_normalise_removes_each_clips_constant_per_coefficient():
 
 def test_cmn_applies_to_every_synthesised_split_and_is_recorded():
     """Both the dataset and the new words go through synthesise, so both get the same features."""
-    params = DataParams(words=["yes", "six"], clips_per_word=6, engines=["espeak"], jobs=1)
+    params = DataParams(words=["yes", "six"], clips_per_word=6, engines=["espeak"], jobs=1, cmn=False)
     the_plan = synthetic.plan(params)
     plain = synthetic.synthesise(the_plan, params)
     normalised = synthetic.synthesise(the_plan, params.model_copy(update={"cmn": True}))

@@ -48,10 +48,10 @@ class DataParams(Section):
     # training clips' spectra warped by a factor uniform in 1 ± this (vocal-tract length); 0 = off
     voice_perturbation: Annotated[float, Field(ge=0, le=0.3)] = 0.0
     # validation speech clips: noise this far below the speech, uniform [low, high] dB (the 10 %
-    # near-clean clips stay at 40–50 dB); training keeps 0–35 dB. Default = training's range
-    val_snr_db: list[float] = Field(default_factory=lambda: [0.0, 35.0])
+    # near-clean clips stay at 40–50 dB); training keeps 0–35 dB ([0, 35]: val as noisy as training)
+    val_snr_db: list[float] = Field(default_factory=lambda: [20.0, 35.0])
     # cepstral mean normalisation: each clip's MFCC minus its own mean over time, per coefficient
-    cmn: bool = False
+    cmn: bool = True
 
     @field_validator("val_snr_db")
     @classmethod
