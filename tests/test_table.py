@@ -342,6 +342,10 @@ def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
     write_results(tmp_path / "results", files)
     with pytest.raises(EdgetuneError, match=r"seed-0.time.json: no direct whole-model check"):
         table.build_table(params, tmp_path / "results")
+    files = fake_seeds(accs, {2: 1.0, 4: 0.0}, reference=4)  # a reference fit of 0 s: no ratio can be taken
+    write_results(tmp_path / "elsewhere", files)
+    with pytest.raises(EdgetuneError, match=r"elsewhere/seed-0.time.json: edge fit 0.0 s at 4 cannot be the reference"):
+        table.build_table(params, tmp_path / "elsewhere")
 
 
 @pytest.mark.parametrize(

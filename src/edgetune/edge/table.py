@@ -139,7 +139,7 @@ def accuracy_rows(results: list[dict]) -> tuple[dict, dict]:
                   "plateau_neurons_per_class": plateau_value}
 
 
-def time_rows(table: TableParams, times: list[dict]) -> dict:
+def time_rows(table: TableParams, times: list[dict], results_dir: str | Path = RESULTS_DIR) -> dict:
     """metrics/time/table.json: whole model = F + E(v); its ratio to the reference, the median over rounds.
 
     Each round timed F and every E(v) seconds apart in one process, so its ratio is free of the
@@ -155,7 +155,7 @@ def time_rows(table: TableParams, times: list[dict]) -> dict:
 
     ref = merged("edge_fit", "cpu", table.reference)
     if not min(ref) > 0:
-        raise EdgetuneError(f"{time_path(times[0]['seed'], RESULTS_DIR)}: edge fit {min(ref)} s at {table.reference} "
+        raise EdgetuneError(f"{time_path(times[0]['seed'], results_dir)}: edge fit {min(ref)} s at {table.reference} "
                             "cannot be the reference of a time ratio; rerun dvc repro table-train")
     forward, forward_cpu = merged("forward", "wall"), merged("forward", "cpu")
     rows = {}
@@ -215,7 +215,7 @@ def build_table(table: TableParams, results_dir: str | Path = RESULTS_DIR) -> tu
         "neurons_per_class": list(table.neurons_per_class),
         **summary,
         "rows": rows,
-    }, time_rows(table, times), per_class_frame(results)
+    }, time_rows(table, times, results_dir), per_class_frame(results)
 
 
 def plot_frames(t: dict, tm: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
