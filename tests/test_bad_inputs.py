@@ -43,6 +43,19 @@ def test_truncated_or_corrupt_npz_is_one_line_naming_the_file(workdir, capsys): 
 
 # --- file names that are not Speech Commands' ----------------------------------------------------
 
+def test_a_dataset_whose_splits_share_voices_is_counted_and_warned_about(workdir, capsys, caplog):  # noqa: F811
+    items = brainchip_list(num_classes=3, train_per_class=6, val_per_class=3)
+    items[5] = [name.replace("/va", "/tr") for name in items[5]]  # val spoken by train's speakers tr00..tr04
+    (workdir / "mine.pkl").write_bytes(pickle.dumps(items))
+    with caplog.at_level(logging.WARNING, logger="fetch"):
+        status, err = run("fetch", workdir, capsys, data={"source": "file", "path": "mine.pkl"})
+    assert status == 0, err
+    metrics = json.loads((workdir / "metrics/data.json").read_text())
+    assert metrics["voices"] == {"train": 5, "val": 5} and metrics["voices_shared"] == 5
+    assert any("speaker_train and speaker_val share 5 voices (tr00ab, tr01ab, tr02ab, tr03ab, tr04ab)" in r.getMessage()
+               for r in caplog.records)
+
+
 def test_pickle_without_speech_commands_names_has_voices_not_recorded(workdir, capsys, caplog):  # noqa: F811
     items = brainchip_list(num_classes=3, train_per_class=6, val_per_class=3)
     items[4] = [f"clip_{i:04d}.wav" for i in range(len(items[0]))]  # a dataset of its own naming
@@ -52,6 +65,7 @@ def test_pickle_without_speech_commands_names_has_voices_not_recorded(workdir, c
     assert status == 0, err
     metrics = json.loads((workdir / "metrics/data.json").read_text())
     assert metrics["voices"] == {"train": None, "val": 5}  # val keeps its <speaker>_nohash_<n> names
+    assert metrics["voices_shared"] is None  # unknown without train's speakers
     with np.load(workdir / "data/kws.npz") as f:
         assert "speaker_train" not in f.files and "speaker_val" in f.files
     assert any("files_train: 18 of 18 file names do not follow Speech Commands' <speaker>_nohash_<n>.wav "

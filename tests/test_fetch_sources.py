@@ -111,6 +111,7 @@ def test_brainchip_download_with_good_hash_is_converted_to_the_contract(workdir,
     assert ds.meta == {"source": "brainchip", "url": f"{url}/kws.pkl", "sha256": digest}
     metrics = json.loads((workdir / "metrics/data.json").read_text())
     assert metrics["source"] == "brainchip" and metrics["voices"] == {"train": 4, "val": 2}
+    assert metrics["voices_shared"] == 0
     assert (workdir / "cache/kws.pkl").exists()  # kept in the cache for the next run
 
 

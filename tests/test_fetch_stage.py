@@ -27,6 +27,7 @@ def test_dvc_repro_fetch_makes_a_voice_disjoint_dataset_byte_identical_on_rerun(
     assert metrics["source"] == "synthetic" and metrics["num_classes"] == 3
     assert metrics["counts"] == {"train": {"_silence_": 8, "no": 8, "yes": 8}, "val": {"_silence_": 2, "no": 2, "yes": 2}}
     assert metrics["voices"]["train"] > 0 and metrics["voices"]["val"] > 0 and "seconds" not in metrics
+    assert metrics["voices_shared"] == 0
     assert json.loads((dvc_project.root / "metrics/time/fetch.json").read_text())["fetch_seconds"] > 0
     first = npz.read_bytes()
 

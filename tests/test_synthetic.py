@@ -1,11 +1,14 @@
 """Planning of the synthetic dataset (voice split, clip shares), augmentation, engine checks."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from edgetune.data import augment, synthetic, tts
 from edgetune.errors import EdgetuneError
-from edgetune.params import DataParams
+from edgetune.params import DataParams, load_params
 
 
 @pytest.mark.parametrize("engines", [["espeak", "flite", "festival"], ["flite", "festival"], ["festival"]])
@@ -104,3 +107,17 @@ def test_engines_report_versions():
     versions = tts.check_engines(["espeak", "flite", "festival"])
     assert versions["espeak"].startswith("espeak-ng ") and "flite" in versions["flite"]
     assert "2." in versions["festival"]
+
+
+def test_the_committed_default_holds_out_whole_voices():
+    """The real default dataset: its plan (what fetch writes as speaker_train/val) and the committed
+    metrics/data.json, counted from the arrays of the dataset `dvc repro` made, share no voice."""
+    repo = Path(__file__).resolve().parents[1]
+    params = load_params(repo / "params.yaml").data
+    plan = synthetic.plan(params)
+    speakers = {s: {c.voice.speaker for c in plan.clips if c.split == s and c.voice} for s in ("train", "val")}
+    assert speakers["train"] and speakers["val"] and not speakers["train"] & speakers["val"]
+    assert all(c.warp == 1.0 for c in plan.clips if c.split == "val")  # nothing derived from a val voice is altered
+    metrics = json.loads((repo / "metrics/data.json").read_text())
+    assert metrics["voices_shared"] == 0
+    assert metrics["voices"] == {"train": len(speakers["train"]), "val": len(speakers["val"])}

@@ -81,19 +81,26 @@ def make_dataset(params: DataParams) -> KwsDataset:
 def data_metrics(ds: KwsDataset) -> dict:
     """Source, counts per class and split, number of voices per split (no time: see metrics/time/)."""
     counts = {}
-    voices = {}
+    persons = {}
     for split in ("train", "val"):
         y = getattr(ds, f"y_{split}")
         counts[split] = {str(name): int(np.sum(y == label)) for label, name in enumerate(ds.classes)}
         speakers = getattr(ds, f"speaker_{split}")
-        voices[split] = None if speakers is None else len({str(s) for s in speakers} - {""})
+        persons[split] = None if speakers is None else {str(s) for s in speakers} - {""}
+    shared = None if None in persons.values() else sorted(persons["train"] & persons["val"])
     metrics = {
         "source": ds.meta.get("source"),
         "num_classes": ds.num_classes,
         "samples": {"train": int(len(ds.y_train)), "val": int(len(ds.y_val))},
         "counts": counts,
-        "voices": voices,
+        "voices": {split: None if p is None else len(p) for split, p in persons.items()},
+        # read from the dataset's own speaker arrays: 0 = validation measures held-out voices only
+        "voices_shared": None if shared is None else len(shared),
     }
+    if shared:
+        log.warning("the dataset's speaker_train and speaker_val share %d voices (%s): validation accuracy "
+                    "then measures voices the model has heard; split by speaker to measure held-out ones",
+                    len(shared), ", ".join(shared[:5]) + (", …" if len(shared) > 5 else ""))
     generator = ds.meta.get("generator")
     if ds.meta.get("source") == "synthetic" and generator:  # what the validation accuracy measures
         metrics["val_regime"] = {"speech_snr_db": list(generator.get("val_snr_db", SNR_DB)),
