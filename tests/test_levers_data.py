@@ -115,3 +115,28 @@ def test_cmn_applies_to_every_synthesised_split_and_is_recorded():
     ds = synthetic.generate(params.model_copy(update={"cmn": True}))
     assert ds.meta["generator"]["cmn"] is True and "CMN" in ds.meta["features"]
     assert "cmn" not in synthetic.generate(params).meta["generator"]
+
+
+def test_train_snr_db_default_checks_and_moves_only_the_training_clips_noise():
+    from edgetune.data import augment
+
+    assert DataParams().train_snr_db == [0.0, 35.0] and tuple(DataParams().train_snr_db) == augment.SNR_DB
+    for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
+        with pytest.raises(Exception, match="data.train_snr_db"):
+            parse_params({"data": {"train_snr_db": bad}})
+    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40))
+    cleaner = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, train_snr_db=[10, 40]))
+    strip = [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in cleaner.clips]
+    assert strip == [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in plain.clips]
+    assert all(c.snr_db == ((10.0, 40.0) if c.split == "train" else (20.0, 35.0)) for c in cleaner.clips)
+    assert all(c.snr_db == (augment.SNR_DB if c.split == "train" else (20.0, 35.0)) for c in plain.clips)
+
+
+def test_a_generated_dataset_records_its_training_noise_in_meta_and_metrics():
+    from edgetune.data.fetch import data_metrics
+
+    params = DataParams(words=["yes"], clips_per_word=6, engines=["espeak"], jobs=1, train_snr_db=[10, 40])
+    ds = synthetic.generate(params)
+    assert ds.meta["generator"]["train_snr_db"] == [10.0, 40.0]
+    assert data_metrics(ds)["val_regime"]["training_snr_db"] == [10.0, 40.0]
+    assert "train_snr_db" not in synthetic.generate(params.model_copy(update={"train_snr_db": [0.0, 35.0]})).meta["generator"]

@@ -61,7 +61,7 @@ class ClipSpec:
     voice: tts.Voice | None  # None for silence
     seed: tuple[int, ...]
     warp: float = 1.0  # vocal-tract-length factor (data.voice_perturbation); 1 = the voice as spoken
-    snr_db: tuple[float, float] = augment.SNR_DB  # the noise's SNR range (data.val_snr_db for val clips)
+    snr_db: tuple[float, float] = augment.SNR_DB  # the noise's SNR range (data.train_snr_db / val_snr_db)
 
     @property
     def engine(self) -> str:
@@ -140,7 +140,7 @@ def plan(params: DataParams, classes: list[str] | None = None) -> Plan:
                 for engine in engine_of:
                     assigned.append(cycles[engine][used[engine] % len(cycles[engine])])
                     used[engine] += 1
-            snr_db = tuple(params.val_snr_db) if split == "val" else augment.SNR_DB
+            snr_db = tuple(params.val_snr_db if split == "val" else params.train_snr_db)
             for j, voice in enumerate(assigned):
                 seed = (params.seed, word_id, split_id, j)
                 clips.append(ClipSpec(split, position, label, "" if word == SILENCE else word, voice, seed,
@@ -254,6 +254,7 @@ def generate(params: DataParams) -> KwsDataset:
         "generator": params.model_dump(include={"words", "clips_per_word", "engines", "val_voice_fraction", "seed"}
                                        | ({"voice_perturbation"} if params.voice_perturbation else set())
                                        | ({"val_snr_db"} if tuple(params.val_snr_db) != augment.SNR_DB else set())
+                                       | ({"train_snr_db"} if tuple(params.train_snr_db) != augment.SNR_DB else set())
                                        | ({"cmn"} if params.cmn else set())),
         "engines": versions,
         "clips_per_engine": engines_used,
