@@ -61,8 +61,8 @@ def test_val_snr_db_default_and_checks():
 def test_val_snr_db_moves_only_the_validation_clips_noise():
     from edgetune.data import augment
 
-    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, val_snr_db=[0, 35]))
-    cleaner = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, val_snr_db=[20, 35]))
+    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, val_snr_db=[0, 35], train_snr_db=[0, 35]))
+    cleaner = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, val_snr_db=[20, 35], train_snr_db=[0, 35]))
     strip = [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in cleaner.clips]
     assert strip == [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in plain.clips]
     assert all(c.snr_db == augment.SNR_DB for c in plain.clips)
@@ -120,11 +120,11 @@ def test_cmn_applies_to_every_synthesised_split_and_is_recorded():
 def test_train_snr_db_default_checks_and_moves_only_the_training_clips_noise():
     from edgetune.data import augment
 
-    assert DataParams().train_snr_db == [0.0, 35.0] and tuple(DataParams().train_snr_db) == augment.SNR_DB
+    assert DataParams().train_snr_db == [20.0, 35.0]  # validation's range, the default since issue 11's third round
     for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
         with pytest.raises(Exception, match="data.train_snr_db"):
             parse_params({"data": {"train_snr_db": bad}})
-    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40))
+    plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, train_snr_db=[0, 35]))
     cleaner = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, train_snr_db=[10, 40]))
     strip = [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in cleaner.clips]
     assert strip == [(c.split, c.position, c.label, c.word, c.voice, c.seed, c.warp) for c in plain.clips]
