@@ -98,6 +98,24 @@ def copy_project(dest: Path) -> DvcProject:
     return project
 
 
+# The slowest files (seconds on 2 cores, one worker), run first. Under xdist (--dist loadfile,
+# --no-loadscope-reorder in pyproject.toml) each file goes whole to a worker in collection order,
+# so a long file started last would leave the other core idle at the end.
+SLOWEST_FIRST = (
+    "test_report.py",  # ≈ 130 s
+    "test_extractor.py",  # ≈ 120 s
+    "test_experiments.py",  # ≈ 80 s
+    "test_online_e2e.py",  # ≈ 60 s
+    "test_table.py", "test_download_faults.py", "test_remote.py", "test_weights_stage.py",  # ≈ 30 s each
+    "test_levers_extractor.py", "test_fetch_stage.py", "test_sweep.py", "test_fewshot.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file keeps its own order
+
+
 @pytest.fixture
 def dvc_project(tmp_path: Path) -> DvcProject:
     """A fresh copy of the pipeline in its own git repo, ready for ``dvc repro``."""

@@ -12,7 +12,7 @@ from conftest import project_env
 from toy_pipeline import make_toy_project, ran_stages, set_code_version
 
 QUEUE_WAIT_S = 150
-HOLD_S = 6  # the toy stage's hold in the parallel test: longer than the two workers' start-up gap
+HOLD_S = 10  # the toy stage's hold in the parallel test: longer than the two workers' start-up gap, under load too
 
 
 def md_rows(table: str) -> list[dict[str, str]]:

@@ -84,6 +84,24 @@ def project(upstream, tmp_path) -> DvcProject:
     return DvcProject(dest)
 
 
+@pytest.fixture(scope="module")
+def reported_once(upstream, tmp_path_factory) -> tuple[DvcProject, str]:
+    """The upstream project after one `dvc repro -s report`, and that run's output, made once for the module."""
+    dest = tmp_path_factory.mktemp("reported") / "project"
+    shutil.copytree(upstream.root, dest, symlinks=True)
+    project = DvcProject(dest)
+    return project, project.run("dvc", "repro", "-s", "report").stdout
+
+
+@pytest.fixture
+def reported(reported_once, tmp_path) -> tuple[DvcProject, str]:
+    """A private copy of the project the report stage has run in (≈ 5 s a test saved), and the run's output."""
+    once, out = reported_once
+    dest = tmp_path / "project"
+    shutil.copytree(once.root, dest, symlinks=True)
+    return DvcProject(dest), out
+
+
 def read_json(root: Path, path: str) -> dict:
     return json.loads((root / path).read_text())
 
@@ -106,10 +124,10 @@ def section(md: str, title: str) -> str:
     return rest[: end.start() if end else len(rest)]
 
 
-def test_report_fills_every_section_from_the_stages_outputs(project):
+def test_report_fills_every_section_from_the_stages_outputs(reported):
+    project, out = reported
     root = project.root
-    out = project.run("dvc", "repro", "-s", "report")
-    assert "Running stage 'report'" in out.stdout
+    assert "Running stage 'report'" in out
     md = (root / "report" / "report.md").read_text()
     # a user file without the optional new_* fields: no new words, and the report says why
     assert "## 8. New words on the device: k shots each\n\nNot measured: data.path = 'inputs/kws.npz' has no new words" in md
@@ -190,9 +208,9 @@ def test_report_fills_every_section_from_the_stages_outputs(project):
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in (root / "report").rglob("*"))
 
 
-def test_html_is_one_self_contained_file_with_every_figure_embedded(project):
+def test_html_is_one_self_contained_file_with_every_figure_embedded(reported):
+    project, _ = reported
     root = project.root
-    project.run("dvc", "repro", "-s", "report")
     html = (root / "report" / "report.html").read_text()
     md = (root / "report" / "report.md").read_text()
     srcs = re.findall(r'<img src="([^"]*)"', html)
@@ -206,9 +224,10 @@ def test_html_is_one_self_contained_file_with_every_figure_embedded(project):
     assert html.count("<table>") == len(re.findall(r"^\|[-:|]+\|$", md, re.M)) > 5 and "<h2>7. The two questions" in html
 
 
-def test_same_inputs_give_the_same_bytes_and_no_rerun(project):
+def test_same_inputs_give_the_same_bytes_and_no_rerun(reported):
+    project, out = reported
     root = project.root
-    project.run("dvc", "repro", "-s", "report")
+    assert "Running stage 'report'" in out
     first = {p.relative_to(root): p.read_bytes() for p in sorted((root / "report").rglob("*")) if p.is_file()}
     assert "didn't change" in project.run("dvc", "repro", "-s", "report").stdout
     project.run("dvc", "repro", "-s", "-f", "report")
@@ -230,9 +249,9 @@ def test_a_missing_input_names_the_file_and_the_stage_to_run(project):
     assert out.returncode != 0 and "metrics/extractor.json" in out.stderr + out.stdout
 
 
-def test_a_failure_keeps_the_previous_report(project):
+def test_a_failure_keeps_the_previous_report(reported):
+    project, _ = reported
     root = project.root
-    project.run("dvc", "repro", "-s", "report")
     before = (root / "report" / "report.md").read_bytes()
     sweep = read_json(root, "metrics/sweep.json")
     sweep["classes"]["ghost"] = dict(sweep["classes"]["six"])  # a class whose figure the sweep never drew
@@ -441,13 +460,14 @@ def test_sweep_section_groups_short_classes_and_gives_the_reason_for_a_missing_k
     assert "| `six` | 40 | 8 (loss 2) | none |" in text and "### Class `_silence_`" in text
 
 
-def test_review_shows_the_reports_own_figures_of_both_sides(project):
+def test_review_shows_the_reports_own_figures_of_both_sides(reported):
     from edgetune.report.review import build_review
 
+    project, out = reported  # `dvc repro -s report` has run
     root = project.root
+    assert "Running stage 'report'" in out
     # the sweep plots' log-x template (a project part newer copies of the pipeline bring along)
     shutil.copytree(Path(__file__).resolve().parents[1] / ".dvc" / "plots", root / ".dvc" / "plots", dirs_exist_ok=True)
-    project.run("dvc", "repro", "-s", "report")
     project.commit("reproduced")  # dvc.lock holds the report; its figures are in the cache
     before = (root / "report/figures/knee_vs_plateau.png").read_bytes()
     project.set_params(sweep={"repetitions": 1})
@@ -461,9 +481,9 @@ def test_review_shows_the_reports_own_figures_of_both_sides(project):
     assert base.read_bytes() != after.read_bytes()  # one repetition instead of two moved the sweep's curves
 
 
-def test_report_names_the_most_confused_pairs_of_both_matrices(project):
+def test_report_names_the_most_confused_pairs_of_both_matrices(reported):
+    project, _ = reported
     root = project.root
-    project.run("dvc", "repro", "-s", "report")
     md = (root / "report" / "report.md").read_text()
     s = section(md, "Which words are confused")
     ext = section(md, "The extractor's own classifier")
