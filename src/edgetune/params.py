@@ -48,7 +48,7 @@ class DataParams(Section):
     # training clips' spectra warped by a factor uniform in 1 ± this (vocal-tract length); 0 = off
     voice_perturbation: Annotated[float, Field(ge=0, le=0.3)] = 0.0
     # validation speech clips: noise this far below the speech, uniform [low, high] dB (the 10 %
-    # near-clean clips stay at 40–50 dB); training keeps 0–35 dB ([0, 35]: val as noisy as training)
+    # near-clean clips stay at 40–50 dB); training's own range is train_snr_db
     val_snr_db: list[float] = Field(default_factory=lambda: [20.0, 35.0])
     # training speech clips: the same for training's noise ([0, 35]: the range before issue 11's
     # third round; [20, 35], validation's, gained 7 points of Akida accuracy — docs/levers.md)

@@ -104,7 +104,8 @@ def data_metrics(ds: KwsDataset) -> dict:
     generator = ds.meta.get("generator")
     if ds.meta.get("source") == "synthetic" and generator:  # what the validation accuracy measures
         metrics["val_regime"] = {"speech_snr_db": list(generator.get("val_snr_db", SNR_DB)),
-                                 "training_snr_db": list(generator.get("train_snr_db", SNR_DB)), "cmn": bool(generator.get("cmn", False))}
+                                 "training_snr_db": list(generator.get("train_snr_db", SNR_DB)),
+                                 "cmn": bool(generator.get("cmn", False))}
     return metrics
 
 
