@@ -51,7 +51,7 @@ class DataParams(Section):
     # near-clean clips stay at 40–50 dB); training's own range is train_snr_db
     val_snr_db: list[float] = Field(default_factory=lambda: [20.0, 35.0])
     # training speech clips: the same for training's noise ([0, 35]: the range before issue 11's
-    # third round; [20, 35], validation's, gained 7 points of Akida accuracy — docs/levers.md)
+    # third round; [20, 35], validation's, trains a better float model — docs/levers.md)
     train_snr_db: list[float] = Field(default_factory=lambda: [20.0, 35.0])
     # cepstral mean normalisation: each clip's MFCC minus its own mean over time, per coefficient
     cmn: bool = True
