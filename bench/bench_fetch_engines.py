@@ -2,7 +2,8 @@
 
 - flite in-process through libflite (ctypes) against one ``flite`` process per word;
 - festival batched (one process speaks many words) against one ``festival`` process per word;
-- eSpeak NG in-process, for scale.
+- eSpeak NG in-process, for scale;
+- Piper (neural): per word once its session is loaded, and the session's load (once per chunk).
 Prints CPU milliseconds per word (process + children) and the ratios.
 
     .venv/bin/python bench/bench_fetch_engines.py [words per case, default 40]
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune.data import tts  # noqa: E402
+from edgetune.data import piper_engine, tts  # noqa: E402
 from edgetune.params import TUTORIAL_WORDS  # noqa: E402
 
 
@@ -63,16 +64,29 @@ def espeak_in_process(words: list[str]) -> None:
         engine.say(word, "en-us", tts.ESPEAK_VARIANTS[i % len(tts.ESPEAK_VARIANTS)], 170, 50, 50, i)
 
 
+def piper_in_process(words: list[str]) -> None:
+    engine = piper_engine.PiperEngine("joe", 0)
+    for word in words:
+        engine.say(word, 1.0, 0.667, 0.8)
+
+
+def piper_load(_words: list[str]) -> None:
+    piper_engine.PiperEngine("joe", 0)
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     words = [TUTORIAL_WORDS[i % len(TUTORIAL_WORDS)] for i in range(n)]
     flite_cli, flite_lib = per_word_ms(flite_processes, words), per_word_ms(flite_in_process, words)
     fest_cli, fest_batch = per_word_ms(festival_processes, words), per_word_ms(festival_batched, words)
     espeak = per_word_ms(espeak_in_process, words)
+    piper_load_ms = per_word_ms(piper_load, ["load"])
+    piper = per_word_ms(piper_in_process, words) - piper_load_ms / n
     print(f"CPU ms per word ({n} words each)")
     print(f"flite:    one process per word {flite_cli:6.1f}   in-process {flite_lib:6.1f}   ratio {flite_cli / flite_lib:5.1f}x")
     print(f"festival: one process per word {fest_cli:6.1f}   batched    {fest_batch:6.1f}   ratio {fest_cli / fest_batch:5.1f}x")
     print(f"espeak:   in-process {espeak:6.1f}")
+    print(f"piper:    in-process {piper:6.1f}   session load {piper_load_ms:6.1f} (once per chunk of 64 clips)")
 
 
 if __name__ == "__main__":

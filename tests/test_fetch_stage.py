@@ -6,7 +6,8 @@ import numpy as np
 
 from edgetune.dataset import load_dataset
 
-TINY = {"words": ["yes", "no"], "clips_per_word": 10, "engines": ["espeak", "flite", "festival"], "jobs": 2}
+# every engine, piper (training only: one voice) included
+TINY = {"words": ["yes", "no"], "clips_per_word": 10, "engines": ["espeak", "flite", "festival", "piper"], "jobs": 2}
 
 
 def test_dvc_repro_fetch_makes_a_voice_disjoint_dataset_byte_identical_on_rerun(dvc_project):

@@ -21,7 +21,7 @@ from edgetune.params_extractor import (  # noqa: F401  (the extractor section, i
     BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL, ExtractorParams,
 )
 from edgetune.vocabulary import (  # noqa: F401  (checked against here; modules import them from here too)
-    ENGINES, NEW_WORDS, SILENCE, SPEECH_COMMANDS_WORDS, TUTORIAL_NEURONS_PER_CLASS, TUTORIAL_WORDS,
+    ALL_ENGINES, ENGINES, NEW_WORDS, SILENCE, SPEECH_COMMANDS_WORDS, TUTORIAL_NEURONS_PER_CLASS, TUTORIAL_WORDS,
 )
 
 
@@ -41,7 +41,7 @@ class DataParams(Section):
     sha256: str = ""
     words: list[str] = Field(default_factory=lambda: list(TUTORIAL_WORDS))
     clips_per_word: Annotated[int, Field(ge=2)] = 400  # per class, train + val (val ≥ 1)
-    engines: list[Literal["espeak", "flite", "festival"]] = Field(default_factory=lambda: list(ENGINES))
+    engines: list[Literal["espeak", "flite", "festival", "piper"]] = Field(default_factory=lambda: list(ENGINES))
     val_voice_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     seed: Seed = 0
     jobs: Annotated[int, Field(ge=0)] = 0  # worker processes; 0 = all cores
@@ -80,7 +80,7 @@ class DataParams(Section):
     @classmethod
     def _some_engine(cls, engines: list[str]) -> list[str]:
         if not engines or len(set(engines)) != len(engines):
-            raise ValueError(f"engines must be a non-empty list without repeats, from {ENGINES}")
+            raise ValueError(f"engines must be a non-empty list without repeats, from {ALL_ENGINES}")
         return engines
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ Plan first, then synthesise:
    in val (at least one in each split). In each split the clips are shared equally between the engines that have voices
    there, and each engine cycles through its voices in a shuffled order, so even tiny datasets
    use every engine and voice. ``_silence_`` (label 0) gets as many clips, noise only.
-3. **Synthesised in chunks.** Clips are grouped by engine (and festival voice) into fixed-size
+3. **Synthesised in chunks.** Clips are grouped by engine (and festival or piper voice) into fixed-size
    chunks; each chunk runs in a fresh worker process (eSpeak NG keeps state between utterances,
    so a fresh process per chunk makes every chunk's audio depend on its clips only), on all
    cores, with a progress bar. Every random draw of a clip comes from its own seed
@@ -48,6 +48,9 @@ ESPEAK_PITCH_RANGE = (10, 90)
 FLITE_STRETCH = (0.8, 1.25)
 FLITE_F0_HZ = (80.0, 220.0)
 FESTIVAL_STRETCH = (0.8, 1.25)
+PIPER_LENGTH = (0.8, 1.25)
+PIPER_NOISE = (0.4, 0.9)  # VITS noise_scale: intonation and timbre detail (piper's default 0.667)
+PIPER_NOISE_W = (0.5, 1.1)  # noise_w: phoneme durations (default 0.8)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,9 @@ def class_names(words: list[str]) -> list[str]:
 def split_voices(engines: list[str], fraction: float, seed: int) -> dict[str, list[tts.Voice]]:
     """Hold out whole persons for val; per engine ~``fraction`` of its voices, ≥ 1 in each split."""
     by_engine = {e: tts.voices(e) for e in engines}
-    persons = sorted({v.speaker for vs in by_engine.values() for v in vs})
+    # Only engines with two or more voices hold any out: a one-voice engine (piper) added to the
+    # list leaves the order, and so the held-out persons, as they were.
+    persons = sorted({v.speaker for vs in by_engine.values() if len(vs) >= 2 for v in vs})
     order = np.random.default_rng([seed, _SPLIT_STREAM]).permutation(len(persons))
     wanted = {e: (min(max(1, round(fraction * len(vs))), len(vs) - 1) if len(vs) >= 2 else 0)
               for e, vs in by_engine.items()}
@@ -166,7 +171,7 @@ def chunks(clips: list[ClipSpec], size: int = CHUNK_SIZE) -> list[list[ClipSpec]
     """Fixed chunks (independent of the worker count), one engine each, festival sorted by voice."""
 
     def key(c: ClipSpec) -> tuple:
-        return (c.engine, c.voice.name if c.engine == "festival" else "", c.split, c.position)
+        return (c.engine, c.voice.name if c.engine in ("festival", "piper") else "", c.split, c.position)
 
     out = []
     for _, group in groupby(sorted(clips, key=key), key=lambda c: c.engine):
@@ -199,6 +204,14 @@ def _speak_chunk(chunk: list[ClipSpec]) -> list[tuple[np.ndarray, int]]:
     if engine == "festival":
         return tts.festival_batch([tts.FestivalRequest(c.word, c.voice.name, r.uniform(*FESTIVAL_STRETCH))
                                    for c, r in zip(chunk, rngs)])
+    if engine == "piper":  # one session per voice, seeded from the chunk (see piper_engine)
+        from edgetune.data.piper_engine import PiperEngine
+
+        session_seed = int(np.random.default_rng([*chunk[0].seed, 4]).integers(0, 2**31))
+        speakers = {name: PiperEngine(name, session_seed) for name in sorted({c.voice.name for c in chunk})}
+        return [speakers[c.voice.name].say(c.word, r.uniform(*PIPER_LENGTH), r.uniform(*PIPER_NOISE),
+                                           r.uniform(*PIPER_NOISE_W))
+                for c, r in zip(chunk, rngs)]
     raise ValueError(f"unknown engine {engine!r}")
 
 

@@ -1,9 +1,9 @@
 """The text-to-speech engines that speak the synthetic dataset, and their voices.
 
-Three engines, each turning a word into a mono float32 waveform at its native rate: eSpeak NG
+Four engines, each turning a word into a mono float32 waveform at its native rate: eSpeak NG
 (the ``espeakng-loader`` wheel, ctypes, ~1 ms per word), flite (libflite through ctypes: a process
-per word costs twice the CPU) and festival (one process per chunk of words: ~190 ms of CPU per
-process, bench/bench_fetch_engines.py).
+per word costs twice the CPU), festival (one process per chunk of words: ~190 ms of CPU per
+process, bench/bench_fetch_engines.py) and Piper (neural, :mod:`edgetune.data.piper_engine`).
 
 Every engine is deterministic for the same input *and the same history*: eSpeak NG keeps state
 between utterances, so each chunk of clips is spoken in a fresh process
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgetune.data import piper_engine
 from edgetune.errors import EdgetuneError
 
 APT_HINT = "install it with `sudo apt-get install {packages}` (or `make setup`), or remove {engine} from data.engines"
@@ -62,7 +63,7 @@ FESTIVAL_VOICES = {
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str  # espeak | flite | festival
+    engine: str  # espeak | flite | festival | piper
     name: str  # engine's own voice name (espeak: the variant)
     speaker: str  # person id shared across engines, used by the voice-disjoint split
 
@@ -75,6 +76,8 @@ def voices(engine: str) -> list[Voice]:
         return [Voice("flite", v, p) for v, p in FLITE_VOICES.items()]
     if engine == "festival":
         return [Voice("festival", v, p) for v, (p, _) in FESTIVAL_VOICES.items()]
+    if engine == "piper":
+        return [Voice("piper", v, p) for v, (p, _, _) in piper_engine.VOICES.items()]
     raise ValueError(f"unknown engine {engine!r}")
 
 
@@ -95,10 +98,8 @@ def check_engines(engines: list[str]) -> dict[str, str]:
 
     Returns each engine's version string, recorded in the dataset's meta.
     """
-    versions = {}
-    for engine in engines:
-        versions[engine] = {"espeak": _check_espeak, "flite": _check_flite, "festival": _check_festival}[engine]()
-    return versions
+    checks = {"espeak": _check_espeak, "flite": _check_flite, "festival": _check_festival, "piper": piper_engine.check}
+    return {engine: checks[engine]() for engine in engines}
 
 
 def _check_espeak() -> str:
