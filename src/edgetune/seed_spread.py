@@ -1,0 +1,135 @@
+"""A stage's figures over several seeds, through DVC experiments: the spread one run hides.
+
+The extractor's accuracy moves by several points with its seed alone (docs/levers.md, fourth
+round), so a lever measured on one seed can look like a gain that a rerun flips. This runs one
+``dvc exp run --queue -n NAME-sK -S <seed param>=K [-S …] <target>`` per seed, lets DVC's queue
+run them ``jobs`` at a time, each in its own copy of the repository (the workspace is left
+alone), reads each experiment's metrics from its git ref, and prints mean ± 95 % interval per
+metric. Two arms run with the same seeds compare seed by seed with the rule every verdict of
+this project uses (:mod:`edgetune.stats`). DVC has the queue and the refs; what it lacks is the
+per-seed summary and the paired verdict, written here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgetune import stats
+from edgetune.errors import EdgetuneError
+
+EXTRACTOR_KEYS = ("float_val_accuracy", "quantized_val_accuracy", "akida_val_accuracy")
+_DONE = {"Success", "Failed"}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One setting run over seeds: experiment ``{name}-s{seed}`` for each seed."""
+
+    name: str
+    seeds: tuple[int, ...]
+    sets: tuple[str, ...] = ()  # extra ``-S`` overrides (empty: the committed params)
+
+    def experiment(self, seed: int) -> str:
+        return f"{self.name}-s{seed}"
+
+
+def _run(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise EdgetuneError(f"`{' '.join(args)}` failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    return proc.stdout
+
+
+def queue(repo: Path, arm: Arm, target: str, seed_param: str) -> list[str]:
+    """Queue one experiment per seed (up to ``target``) and return their names."""
+    for seed in arm.seeds:
+        overrides = [a for s in (f"{seed_param}={seed}", *arm.sets) for a in ("-S", s)]
+        _run(repo, "dvc", "exp", "run", "--queue", "-n", arm.experiment(seed), *overrides, target)
+    return [arm.experiment(s) for s in arm.seeds]
+
+
+def queue_states(repo: Path) -> dict[str, str]:
+    """Experiment name → DVC queue status (Queued, Running, Success, Failed)."""
+    states = {}
+    for line in _run(repo, "dvc", "queue", "status").splitlines():
+        match = re.match(r"^\S+\s+(\S+)\s+.*\s(\w+)\s*$", line)
+        if match and match.group(1) != "Name":
+            states[match.group(1)] = match.group(2)
+    return states
+
+
+def run_queue(repo: Path, names: list[str], jobs: int, poll_seconds: float = 5.0,
+              timeout_seconds: float = 12 * 3600) -> None:
+    """Start the queue's workers and wait until each named experiment has ended."""
+    deadline = time.monotonic() + timeout_seconds
+    # The detached workers inherit the command's output: a pipe would stay open until they exit.
+    with tempfile.TemporaryFile("w+") as log:
+        if subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=repo, stdout=log, stderr=subprocess.STDOUT).returncode:
+            log.seek(0)
+            raise EdgetuneError(f"`dvc queue start` failed: {log.read().strip().splitlines()[-1:]}")
+    while True:
+        states = queue_states(repo)
+        if all(states.get(n) in _DONE for n in names):
+            failed = [n for n in names if states[n] == "Failed"]
+            if failed:
+                raise EdgetuneError(f"experiments {failed} failed: see `dvc queue logs {failed[0]}`")
+            return
+        if time.monotonic() > deadline:
+            raise EdgetuneError(f"experiments still running after {timeout_seconds:.0f} s: {names}; see `dvc queue status`")
+        time.sleep(poll_seconds)
+
+
+def read_metrics(repo: Path, names: list[str], metrics_path: str, baseline: str = "HEAD") -> dict[str, dict]:
+    """Each experiment's metrics file, read from its ref under ``baseline`` (the commit it ran on)."""
+    head = _run(repo, "git", "rev-parse", baseline).strip()
+    out = {}
+    for name in names:
+        ref = f"refs/exps/{head[:2]}/{head[2:]}/{name}"
+        try:
+            out[name] = json.loads(_run(repo, "git", "show", f"{ref}:{metrics_path}"))
+        except EdgetuneError:
+            raise EdgetuneError(f"no experiment {name!r} on commit {baseline} ({ref}): run it first, "
+                                "or name the commit it ran on (--baseline)") from None
+    return out
+
+
+def per_seed(arm: Arm, metrics: dict[str, dict], keys: tuple[str, ...]) -> dict[str, list[float]]:
+    """Key → the arm's value for each of its seeds, in seed order."""
+    return {k: [float(metrics[arm.experiment(s)][k]) for s in arm.seeds] for k in keys}
+
+
+def markdown(arms: list[Arm], values: dict[str, dict[str, list[float]]], scale: float = 1.0) -> str:
+    """One row per arm and seed, then each arm's mean ± 95 % interval, and the paired gaps to the first arm."""
+    keys = list(next(iter(values.values())))
+    lines = ["| arm | seed | " + " | ".join(keys) + " |", "|---|---:|" + "---:|" * len(keys)]
+    for arm in arms:
+        for i, seed in enumerate(arm.seeds):
+            lines.append(f"| {arm.name} | {seed} | " + " | ".join(f"{values[arm.name][k][i] * scale:.1f}" for k in keys) + " |")
+    for arm in arms:
+        cells = [stats.estimate(values[arm.name][k]) for k in keys]
+        lines.append(f"| **{arm.name}** | mean ± 95 % | " + " | ".join(_cell(e, scale) for e in cells) + " |")
+    base = arms[0]
+    for arm in arms[1:]:
+        if arm.seeds != base.seeds:
+            lines.append(f"| {arm.name} − {base.name} | (not paired: other seeds) |" + " |" * len(keys))
+            continue
+        gaps = [stats.paired_gap(values[arm.name][k], values[base.name][k]) for k in keys]
+        lines.append(f"| {arm.name} − {base.name} | paired | " + " | ".join(_gap_cell(g, scale) for g in gaps) + " |")
+    return "\n".join(lines)
+
+
+def _cell(e: stats.Estimate, scale: float) -> str:
+    return f"{e.mean * scale:.1f} ± {e.half_width * scale:.1f}"
+
+
+def _gap_cell(gap: stats.Estimate, scale: float) -> str:
+    """The gap and its verdict: above or below only when the whole interval is on one side."""
+    flipped = stats.Estimate(-gap.mean, gap.half_width, gap.n)
+    verdict = "above" if stats.significantly_below(gap) else "below" if stats.significantly_below(flipped) else "within noise"
+    return f"{gap.mean * scale:+.1f} ± {gap.half_width * scale:.1f} ({verdict})"

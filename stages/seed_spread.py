@@ -1,0 +1,56 @@
+"""A stage's metrics over several seeds, as queued DVC experiments: mean ± 95 % per arm, paired gaps.
+
+Not a DVC stage (it runs experiments of the pipeline). The extractor's figures over seeds 0–3,
+the committed params against a lever (≈ 5 min per run, two at a time on 2 cores):
+
+    python stages/seed_spread.py --arm base --arm "piper data.engines=[espeak,flite,festival,piper]"
+
+Each ``--arm`` is a name, then ``-S`` overrides separated by spaces. ``--collect-only`` reads
+experiments already run (``--baseline``: the commit they ran on; default HEAD).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from edgetune import cli, seed_spread  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arm", action="append", required=True,
+                        help='"NAME [param=value …]"; the first arm is the reference of the paired gaps')
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--target", default="extractor", help="stage to run up to (default: extractor)")
+    parser.add_argument("--seed-param", default="extractor.seed")
+    parser.add_argument("--metrics", default="metrics/extractor.json")
+    parser.add_argument("--keys", nargs="+", default=list(seed_spread.EXTRACTOR_KEYS))
+    parser.add_argument("--percent", action="store_true", default=None, help="print values × 100 (default for the extractor's keys)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument("--baseline", default="HEAD", help="with --collect-only: the commit the experiments ran on")
+    args = parser.parse_args(argv)
+    arms = [seed_spread.Arm(words[0], tuple(args.seeds), tuple(words[1:])) for words in (a.split() for a in args.arm)]
+    scale = 100.0 if (args.percent or (args.percent is None and args.keys == list(seed_spread.EXTRACTOR_KEYS))) else 1.0
+
+    def body() -> None:
+        repo = Path(".")
+        names = [n for arm in arms for n in arm_names(arm)]
+        if not args.collect_only:
+            for arm in arms:
+                seed_spread.queue(repo, arm, args.target, args.seed_param)
+            seed_spread.run_queue(repo, names, args.jobs)
+        metrics = seed_spread.read_metrics(repo, names, args.metrics, args.baseline)
+        values = {arm.name: seed_spread.per_seed(arm, metrics, tuple(args.keys)) for arm in arms}
+        print(seed_spread.markdown(arms, values, scale))
+
+    def arm_names(arm: seed_spread.Arm) -> list[str]:
+        return [arm.experiment(s) for s in arm.seeds]
+
+    return cli.run_stage("seed-spread", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""stages/seed_spread.py for real: queued DVC experiments of the toy pipeline, read back from their refs."""
+
+import re
+
+from edgetune import seed_spread, stats
+from toy_pipeline import make_toy_project
+
+
+def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_project):
+    # toy.json's total = gain × (0 + 1 + … + points − 1): gain plays the seed, points the lever
+    project = make_toy_project(dvc_project, gain=2, points=4)
+    project.run("dvc", "repro")
+    project.commit("baseline")
+    try:
+        proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
+                           "--seeds", "1", "2", "4", "--metrics", "metrics/toy.json", "--keys", "total",
+                           "--arm", "four", "--arm", "five toy.points=5", timeout=600)
+    finally:
+        project.run("dvc", "queue", "stop", "--kill", check=False)
+    table = proc.stdout
+    # each seed's own run: four points → 6 × gain, five points → 10 × gain
+    for gain in (1, 2, 4):
+        assert re.search(rf"\| four \| {gain} \| {6 * gain:.1f} \|", table), table
+        assert re.search(rf"\| five \| {gain} \| {10 * gain:.1f} \|", table), table
+    mean = stats.estimate([6, 12, 24])
+    assert f"| **four** | mean ± 95 % | {mean.mean:.1f} ± {mean.half_width:.1f} |" in table, table
+    gap = stats.estimate([4, 8, 16])  # five − four, seed by seed
+    assert f"| five − four | paired | +{gap.mean:.1f} ± {gap.half_width:.1f} (within noise) |" in table, table
+    # the experiments stay, named per arm and seed, and the workspace keeps the committed params
+    assert "gain: 2" in (project.root / "params.yaml").read_text()
+    again = project.run("python", "stages/seed_spread.py", "--collect-only", "--target", "toy", "--seed-param",
+                        "toy.gain", "--seeds", "1", "2", "4", "--metrics", "metrics/toy.json", "--keys", "total",
+                        "--arm", "four", "--arm", "five toy.points=5")
+    assert again.stdout == table
+
+
+def test_a_missing_experiment_is_one_line_naming_it(dvc_project):
+    project = make_toy_project(dvc_project)
+    proc = project.run("python", "stages/seed_spread.py", "--collect-only", "--arm", "base", "--seeds", "7", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert re.fullmatch(r"edgetune seed-spread: error: no experiment 'base-s7' on commit HEAD .*--baseline\)\n",
+                        proc.stderr), proc.stderr
+
+
+def test_a_gap_whose_interval_excludes_zero_is_called_above():
+    arms = [seed_spread.Arm("a", (0, 1, 2)), seed_spread.Arm("b", (0, 1, 2))]
+    values = {"a": {"x": [0.70, 0.72, 0.74]}, "b": {"x": [0.75, 0.765, 0.79]}}
+    assert "| b − a | paired | +4.8 ± 0.7 (above) |" in seed_spread.markdown(arms, values, 100.0)  # gaps 5, 4.5, 5
+    assert "(below)" in seed_spread.markdown(arms[::-1], values, 100.0)
