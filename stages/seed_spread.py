@@ -38,11 +38,13 @@ def main(argv=None) -> int:
     def body() -> None:
         repo = Path(".")
         names = [n for arm in arms for n in arm_names(arm)]
+        # the commit they are queued on, read back even if HEAD moves while they run
+        baseline = seed_spread.commit_of(repo, args.baseline)
         if not args.collect_only:
             for arm in arms:
                 seed_spread.queue(repo, arm, args.target, args.seed_param)
             seed_spread.run_queue(repo, names, args.jobs)
-        metrics = seed_spread.read_metrics(repo, names, args.metrics, args.baseline)
+        metrics = seed_spread.read_metrics(repo, names, args.metrics, baseline)
         values = {arm.name: seed_spread.per_seed(arm, metrics, tuple(args.keys)) for arm in arms}
         print(seed_spread.markdown(arms, values, scale))
 

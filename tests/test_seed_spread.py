@@ -38,7 +38,7 @@ def test_a_missing_experiment_is_one_line_naming_it(dvc_project):
     project = make_toy_project(dvc_project)
     proc = project.run("python", "stages/seed_spread.py", "--collect-only", "--arm", "base", "--seeds", "7", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert re.fullmatch(r"edgetune seed-spread: error: no experiment 'base-s7' on commit HEAD .*--baseline\)\n",
+    assert re.fullmatch(r"edgetune seed-spread: error: no experiment 'base-s7' on commit [0-9a-f]{40} .*--baseline\)\n",
                         proc.stderr), proc.stderr
 
 

@@ -85,9 +85,14 @@ def run_queue(repo: Path, names: list[str], jobs: int, poll_seconds: float = 5.0
         time.sleep(poll_seconds)
 
 
+def commit_of(repo: Path, rev: str = "HEAD") -> str:
+    """The full hash of ``rev``: experiments hang under the commit they were queued on."""
+    return _run(repo, "git", "rev-parse", rev).strip()
+
+
 def read_metrics(repo: Path, names: list[str], metrics_path: str, baseline: str = "HEAD") -> dict[str, dict]:
     """Each experiment's metrics file, read from its ref under ``baseline`` (the commit it ran on)."""
-    head = _run(repo, "git", "rev-parse", baseline).strip()
+    head = commit_of(repo, baseline)
     out = {}
     for name in names:
         ref = f"refs/exps/{head[:2]}/{head[2:]}/{name}"
