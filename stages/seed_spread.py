@@ -37,7 +37,7 @@ def main(argv=None) -> int:
 
     def body() -> None:
         repo = Path(".")
-        names = [n for arm in arms for n in arm_names(arm)]
+        names = [arm.experiment(s) for arm in arms for s in arm.seeds]
         # the commit they are queued on, read back even if HEAD moves while they run
         baseline = seed_spread.commit_of(repo, args.baseline)
         if not args.collect_only:
@@ -47,9 +47,6 @@ def main(argv=None) -> int:
         metrics = seed_spread.read_metrics(repo, names, args.metrics, baseline)
         values = {arm.name: seed_spread.per_seed(arm, metrics, tuple(args.keys)) for arm in arms}
         print(seed_spread.markdown(arms, values, scale))
-
-    def arm_names(arm: seed_spread.Arm) -> list[str]:
-        return [arm.experiment(s) for s in arm.seeds]
 
     return cli.run_stage("seed-spread", body)
 

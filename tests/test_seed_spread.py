@@ -3,7 +3,7 @@
 import re
 
 from edgetune import seed_spread, stats
-from toy_pipeline import make_toy_project
+from toy_pipeline import make_toy_project, set_code_version
 
 
 def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_project):
@@ -33,12 +33,24 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
                         "--arm", "four", "--arm", "five toy.points=5")
     assert again.stdout == table
 
+    # On the next commit the same names run again: the earlier commit's ended runs of those names
+    # in `dvc queue status` must not end the wait, and the table is read under the new commit.
+    set_code_version(project, 2)
+    project.commit("code 2")
+    try:
+        proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
+                           "--seeds", "1", "2", "--metrics", "metrics/toy.json", "--keys", "total", "code_version",
+                           "--arm", "four", timeout=600)
+    finally:
+        project.run("dvc", "queue", "stop", "--kill", check=False)
+    assert "| four | 1 | 6.0 | 2.0 |" in proc.stdout and "| four | 2 | 12.0 | 2.0 |" in proc.stdout, proc.stdout
+
 
 def test_a_missing_experiment_is_one_line_naming_it(dvc_project):
     project = make_toy_project(dvc_project)
     proc = project.run("python", "stages/seed_spread.py", "--collect-only", "--arm", "base", "--seeds", "7", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert re.fullmatch(r"edgetune seed-spread: error: no experiment 'base-s7' on commit [0-9a-f]{40} .*--baseline\)\n",
+    assert re.fullmatch(r"edgetune seed-spread: error: no experiment 'base-s7' on commit [0-9a-f]{40} .*not run.*--baseline\)\n",
                         proc.stderr), proc.stderr
 
 

@@ -24,7 +24,7 @@ from edgetune import stats
 from edgetune.errors import EdgetuneError
 
 EXTRACTOR_KEYS = ("float_val_accuracy", "quantized_val_accuracy", "akida_val_accuracy")
-_DONE = {"Success", "Failed"}
+_BUSY = {"Queued", "Running"}
 
 
 @dataclass(frozen=True)
@@ -46,42 +46,39 @@ def _run(cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
-def queue(repo: Path, arm: Arm, target: str, seed_param: str) -> list[str]:
-    """Queue one experiment per seed (up to ``target``) and return their names."""
+def queue(repo: Path, arm: Arm, target: str, seed_param: str) -> None:
+    """Queue one experiment per seed, up to ``target``."""
     for seed in arm.seeds:
         overrides = [a for s in (f"{seed_param}={seed}", *arm.sets) for a in ("-S", s)]
         _run(repo, "dvc", "exp", "run", "--queue", "-n", arm.experiment(seed), *overrides, target)
-    return [arm.experiment(s) for s in arm.seeds]
 
 
-def queue_states(repo: Path) -> dict[str, str]:
-    """Experiment name → DVC queue status (Queued, Running, Success, Failed)."""
-    states = {}
+def busy(repo: Path, names: list[str]) -> list[str]:
+    """The named experiments still Queued or Running. A name can also be listed for an earlier
+    commit's run (ended long ago): only a line that is not over counts."""
+    out = set()
     for line in _run(repo, "dvc", "queue", "status").splitlines():
         match = re.match(r"^\S+\s+(\S+)\s+.*\s(\w+)\s*$", line)
-        if match and match.group(1) != "Name":
-            states[match.group(1)] = match.group(2)
-    return states
+        if match and match.group(1) in names and match.group(2) in _BUSY:
+            out.add(match.group(1))
+    return sorted(out)
 
 
 def run_queue(repo: Path, names: list[str], jobs: int, poll_seconds: float = 5.0,
               timeout_seconds: float = 12 * 3600) -> None:
-    """Start the queue's workers and wait until each named experiment has ended."""
+    """Start the queue's workers and wait until none of the named experiments is queued or running.
+
+    A failed one has no ref afterwards, and :func:`read_metrics` says so with its name.
+    """
     deadline = time.monotonic() + timeout_seconds
     # The detached workers inherit the command's output: a pipe would stay open until they exit.
     with tempfile.TemporaryFile("w+") as log:
         if subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=repo, stdout=log, stderr=subprocess.STDOUT).returncode:
             log.seek(0)
             raise EdgetuneError(f"`dvc queue start` failed: {log.read().strip().splitlines()[-1:]}")
-    while True:
-        states = queue_states(repo)
-        if all(states.get(n) in _DONE for n in names):
-            failed = [n for n in names if states[n] == "Failed"]
-            if failed:
-                raise EdgetuneError(f"experiments {failed} failed: see `dvc queue logs {failed[0]}`")
-            return
+    while running := busy(repo, names):
         if time.monotonic() > deadline:
-            raise EdgetuneError(f"experiments still running after {timeout_seconds:.0f} s: {names}; see `dvc queue status`")
+            raise EdgetuneError(f"experiments still running after {timeout_seconds:.0f} s: {running}; see `dvc queue status`")
         time.sleep(poll_seconds)
 
 
@@ -99,8 +96,8 @@ def read_metrics(repo: Path, names: list[str], metrics_path: str, baseline: str 
         try:
             out[name] = json.loads(_run(repo, "git", "show", f"{ref}:{metrics_path}"))
         except EdgetuneError:
-            raise EdgetuneError(f"no experiment {name!r} on commit {baseline} ({ref}): run it first, "
-                                "or name the commit it ran on (--baseline)") from None
+            raise EdgetuneError(f"no experiment {name!r} on commit {baseline} ({ref}): it failed "
+                                f"(`dvc queue logs {name}`), was not run, or ran on another commit (--baseline)") from None
     return out
 
 
