@@ -13,23 +13,23 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
     project.commit("baseline")
     try:
         proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
-                           "--seeds", "1", "2", "4", "--metrics", "metrics/toy.json", "--keys", "total",
+                           "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total",
                            "--arm", "four", "--arm", "five toy.points=5", timeout=600)
     finally:
         project.run("dvc", "queue", "stop", "--kill", check=False)
     table = proc.stdout
     # each seed's own run: four points → 6 × gain, five points → 10 × gain
-    for gain in (1, 2, 4):
+    for gain in (1, 4):
         assert re.search(rf"\| four \| {gain} \| {6 * gain:.1f} \|", table), table
         assert re.search(rf"\| five \| {gain} \| {10 * gain:.1f} \|", table), table
-    mean = stats.estimate([6, 12, 24])
+    mean = stats.estimate([6, 24])
     assert f"| **four** | mean ± 95 % | {mean.mean:.1f} ± {mean.half_width:.1f} |" in table, table
-    gap = stats.estimate([4, 8, 16])  # five − four, seed by seed
+    gap = stats.estimate([4, 16])  # five − four, seed by seed
     assert f"| five − four | paired | +{gap.mean:.1f} ± {gap.half_width:.1f} (within noise) |" in table, table
     # the experiments stay, named per arm and seed, and the workspace keeps the committed params
     assert "gain: 2" in (project.root / "params.yaml").read_text()
     again = project.run("python", "stages/seed_spread.py", "--collect-only", "--target", "toy", "--seed-param",
-                        "toy.gain", "--seeds", "1", "2", "4", "--metrics", "metrics/toy.json", "--keys", "total",
+                        "toy.gain", "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total",
                         "--arm", "four", "--arm", "five toy.points=5")
     assert again.stdout == table
 
@@ -39,11 +39,11 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
     project.commit("code 2")
     try:
         proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
-                           "--seeds", "1", "2", "--metrics", "metrics/toy.json", "--keys", "total", "code_version",
+                           "--seeds", "1", "--metrics", "metrics/toy.json", "--keys", "total", "code_version",
                            "--arm", "four", timeout=600)
     finally:
         project.run("dvc", "queue", "stop", "--kill", check=False)
-    assert "| four | 1 | 6.0 | 2.0 |" in proc.stdout and "| four | 2 | 12.0 | 2.0 |" in proc.stdout, proc.stdout
+    assert "| four | 1 | 6.0 | 2.0 |" in proc.stdout, proc.stdout
 
 
 def test_a_missing_experiment_is_one_line_naming_it(dvc_project):
