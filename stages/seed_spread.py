@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keys", nargs="+", default=list(seed_spread.EXTRACTOR_KEYS))
     parser.add_argument("--percent", action="store_true", default=None, help="print values × 100 (default for the extractor's keys)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--poll-seconds", type=float, default=5.0, help="how often `dvc queue status` is asked (each ask costs ≈ 1 s of CPU)")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument("--baseline", default="HEAD", help="with --collect-only: the commit the experiments ran on")
     args = parser.parse_args(argv)
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
         if not args.collect_only:
             for arm in arms:
                 seed_spread.queue(repo, arm, args.target, args.seed_param)
-            seed_spread.run_queue(repo, names, args.jobs)
+            seed_spread.run_queue(repo, names, args.jobs, args.poll_seconds)
         metrics = seed_spread.read_metrics(repo, names, args.metrics, baseline)
         values = {arm.name: seed_spread.per_seed(arm, metrics, tuple(args.keys)) for arm in arms}
         print(seed_spread.markdown(arms, values, scale))

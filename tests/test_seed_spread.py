@@ -14,7 +14,7 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
     try:
         proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
                            "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total",
-                           "--arm", "four", "--arm", "five toy.points=5", timeout=600)
+                           "--arm", "four", "--arm", "five toy.points=5", "--poll-seconds", "1", timeout=600)
     finally:
         project.run("dvc", "queue", "stop", "--kill", check=False)
     table = proc.stdout
@@ -40,7 +40,7 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
     try:
         proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
                            "--seeds", "1", "--metrics", "metrics/toy.json", "--keys", "total", "code_version",
-                           "--arm", "four", timeout=600)
+                           "--arm", "four", "--poll-seconds", "1", timeout=600)
     finally:
         project.run("dvc", "queue", "stop", "--kill", check=False)
     assert "| four | 1 | 6.0 | 2.0 |" in proc.stdout, proc.stdout
