@@ -27,14 +27,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed-param", default="extractor.seed")
     parser.add_argument("--metrics", default="metrics/extractor.json")
     parser.add_argument("--keys", nargs="+", default=list(seed_spread.EXTRACTOR_KEYS))
-    parser.add_argument("--percent", action="store_true", default=None, help="print values × 100 (default for the extractor's keys)")
+    parser.add_argument("--percent", action="store_true", help="print values × 100 (always for the extractor's keys)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="how often `dvc queue status` is asked (each ask costs ≈ 1 s of CPU)")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument("--baseline", default="HEAD", help="with --collect-only: the commit the experiments ran on")
     args = parser.parse_args(argv)
     arms = [seed_spread.Arm(words[0], tuple(args.seeds), tuple(words[1:])) for words in (a.split() for a in args.arm)]
-    scale = 100.0 if (args.percent or (args.percent is None and args.keys == list(seed_spread.EXTRACTOR_KEYS))) else 1.0
+    scale = 100.0 if args.percent or args.keys == list(seed_spread.EXTRACTOR_KEYS) else 1.0
 
     def body() -> None:
         repo = Path(".")

@@ -87,16 +87,15 @@ def commit_of(repo: Path, rev: str = "HEAD") -> str:
     return _run(repo, "git", "rev-parse", rev).strip()
 
 
-def read_metrics(repo: Path, names: list[str], metrics_path: str, baseline: str = "HEAD") -> dict[str, dict]:
-    """Each experiment's metrics file, read from its ref under ``baseline`` (the commit it ran on)."""
-    head = commit_of(repo, baseline)
+def read_metrics(repo: Path, names: list[str], metrics_path: str, commit: str) -> dict[str, dict]:
+    """Each experiment's metrics file, read from its ref under ``commit`` (a full hash, :func:`commit_of`)."""
     out = {}
     for name in names:
-        ref = f"refs/exps/{head[:2]}/{head[2:]}/{name}"
+        ref = f"refs/exps/{commit[:2]}/{commit[2:]}/{name}"
         try:
             out[name] = json.loads(_run(repo, "git", "show", f"{ref}:{metrics_path}"))
         except EdgetuneError:
-            raise EdgetuneError(f"no experiment {name!r} on commit {baseline} ({ref}): it failed "
+            raise EdgetuneError(f"no experiment {name!r} on commit {commit} ({ref}): it failed "
                                 f"(`dvc queue logs {name}`), was not run, or ran on another commit (--baseline)") from None
     return out
 
@@ -117,10 +116,7 @@ def markdown(arms: list[Arm], values: dict[str, dict[str, list[float]]], scale: 
         cells = [stats.estimate(values[arm.name][k]) for k in keys]
         lines.append(f"| **{arm.name}** | mean ± 95 % | " + " | ".join(_cell(e, scale) for e in cells) + " |")
     base = arms[0]
-    for arm in arms[1:]:
-        if arm.seeds != base.seeds:
-            lines.append(f"| {arm.name} − {base.name} | (not paired: other seeds) |" + " |" * len(keys))
-            continue
+    for arm in arms[1:]:  # every arm runs the same seeds, so seed i of one pairs with seed i of the other
         gaps = [stats.paired_gap(values[arm.name][k], values[base.name][k]) for k in keys]
         lines.append(f"| {arm.name} − {base.name} | paired | " + " | ".join(_gap_cell(g, scale) for g in gaps) + " |")
     return "\n".join(lines)
