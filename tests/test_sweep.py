@@ -103,8 +103,9 @@ def test_loss_falls_learned_saturates_and_knees_land_near_k(tmp_path):
     assert summary["classes"] == 2 and summary["classes_with_loss_knee"] == 2
     assert summary["loss_knee_median"] == np.median([metrics["classes"][w]["loss_knee"] for w in ("three", "six")])
     assert metrics["sweep_num_weights"] == NUM_WEIGHTS and metrics["trainings"] == 2 * len(VALUES) * 2
-    assert metrics["jobs"] == 2 and "timing" not in metrics
-    assert json.loads((tmp_path / "metrics" / "time" / "sweep.json").read_text())["sweep_wall_seconds"] > 0
+    assert "jobs" not in metrics and "timing" not in metrics  # both follow the machine, not the results
+    run = json.loads((tmp_path / "metrics" / "time" / "sweep.json").read_text())
+    assert run["sweep_wall_seconds"] > 0 and run["sweep_jobs"] == 2
     curves = pd.read_csv(tmp_path / "plots" / "sweep.csv")
     assert curves["word"].tolist() == ["three"] * len(VALUES) + ["six"] * len(VALUES)
 
