@@ -15,6 +15,8 @@ import yaml
 from conftest import REPO, project_env
 from edgetune.extractor import build as extractor
 from edgetune.errors import EdgetuneError
+from edgetune.extractor.identity import cpu_name, file_md5
+from edgetune.params_extractor import ExtractorParams
 from fake_kws import make_fake_kws, save_fake_kws
 
 # Small enough for ~15 s of training on 2 cores; one epoch learns (4 classes) with a higher
@@ -67,10 +69,22 @@ def test_train_stage_in_dvc_gives_live_binary_spikes_deterministically(dvc_proje
     # dvc plots sees the curves and the confusion matrices (templates confusion / confusion_normalized)
     shown = json.loads(dvc_project.run("dvc", "plots", "show", "--json").stdout)["data"]
     assert {"extractor_loss", "extractor_accuracy", "extractor_confusion", "extractor_confusion_normalized"} <= set(shown)
+    # which extractor this is: the record the report names it by
+    ident = json.loads((root / "results/extractor_identity.json").read_text())
+    assert ident["model_md5"] == file_md5(model_path) and ident["data"] == {"path": "data/kws.npz",
+                                                                          "md5": file_md5(root / "data/kws.npz")}
+    assert ident["params"] == {**ExtractorParams().model_dump(), **TINY_TRAIN}
+    assert ident["made"] == {"how": "trained", "cpu": cpu_name(), "tensorflow": "2.19.1", "onednn_max_cpu_isa": "AVX2",
+                             "intraop_threads": "2"}
+    # the model is kept in git beside the code (cache: false), not in DVC's cache
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["extractor"]
+    assert {o["path"]: o["md5"] for o in lock["outs"]}["models/extractor.fbz"] == ident["model_md5"]
+    assert not (root / "models/.gitignore").exists()
     # no git side effect: only the stage's outputs changed, DVCLive made no commit, ref or experiment
     status = dvc_project.run("git", "status", "--porcelain").stdout
     assert not [line for line in status.splitlines() if "dvclive" not in line and "plots/" not in line
-                and "metrics/" not in line and "dvc.lock" not in line and ".gitignore" not in line], status
+                and "metrics/" not in line and "dvc.lock" not in line and ".gitignore" not in line
+                and "models/" not in line and "results/" not in line], status
     assert dvc_project.run("git", "rev-list", "--count", "--all").stdout.strip() == "2"
     assert dvc_project.run("dvc", "exp", "list", "--all-commits").stdout.strip() == ""
 
@@ -91,6 +105,8 @@ def test_train_stage_in_dvc_gives_live_binary_spikes_deterministically(dvc_proje
     from_file = json.loads((dvc_project.root / "metrics" / "extractor.json").read_text())
     assert from_file["extractor_source"] == "file"
     assert from_file["akida_val_accuracy"] is None
+    assert json.loads((root / "results/extractor_identity.json").read_text())["made"] == {
+        "how": "given", "path": "user/my_extractor.fbz"}
     assert json.loads((root / "dvclive/metrics.json").read_text()) == {}  # nothing trained: no curve
     assert [p.name for p in (root / "dvclive/plots").iterdir()] == ["no-curves.txt"]
     assert (root / "plots/confusion/extractor.csv").read_text() == "actual,predicted\n"  # no classifier

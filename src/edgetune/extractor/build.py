@@ -30,6 +30,7 @@ from edgetune.extractor.curves import DVCLIVE_DIR, Curves, training_curves
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.extractor.check import check_spikes
+from edgetune.extractor.identity import IDENTITY_JSON, identity
 from edgetune.logs import import_tensorflow_quietly
 from edgetune.mapping import map_extractor
 from edgetune.params import ExtractorParams, load_params
@@ -163,12 +164,15 @@ def build_extractor(ds: KwsDataset, params: ExtractorParams, curves: Curves | No
 
 def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/kws.npz",
         model_path: str | Path = "models/extractor.fbz", metrics_path: str | Path = "metrics/extractor.json",
-        curves_dir: str | Path | None = None, confusion_path: str | Path | None = None) -> dict:
-    """Build, check and save the extractor. The curves and the confusion CSV default to their places
-    beside ``metrics/`` (``dvclive/``, ``plots/confusion/extractor.csv`` under the same root)."""
+        curves_dir: str | Path | None = None, confusion_path: str | Path | None = None,
+        identity_path: str | Path | None = None) -> dict:
+    """Build, check and save the extractor. The curves, the confusion CSV and the identity record
+    default to their places beside ``metrics/`` (``dvclive/``, ``plots/confusion/extractor.csv``,
+    ``results/extractor_identity.json`` under the same root)."""
     root = Path(metrics_path).parent.parent
     curves_dir = root / DVCLIVE_DIR if curves_dir is None else curves_dir
     confusion_path = root / CONFUSION_CSV if confusion_path is None else confusion_path
+    identity_path = root / IDENTITY_JSON if identity_path is None else identity_path
     params = load_params(params_path).extractor
     ds = load_dataset(data_path)
     log.info("source %s; dataset %s: %d train, %d val, %d classes", params.source, data_path,
@@ -191,6 +195,7 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
     metrics["hardware"] = map_extractor(model_path)  # the saved model alone, on each virtual device
+    write_json(identity_path, identity(model_path, data_path, params))
     write_json(metrics_path, metrics)
     write_json(time_metrics_path(metrics_path, "extractor"),
                {"extractor_train_seconds": None if extractor.train_seconds is None else round(extractor.train_seconds, 1)})
