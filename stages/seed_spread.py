@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from edgetune import cli, seed_spread  # noqa: E402
+from edgetune.atomic import write_json  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -32,6 +33,8 @@ def main(argv=None) -> int:
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="how often `dvc queue status` is asked (each ask costs ≈ 1 s of CPU)")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument("--baseline", default="HEAD", help="with --collect-only: the commit the experiments ran on")
+    parser.add_argument("--record", metavar="JSON", help="also write the first arm's runs, their params and data "
+                        "there (results/extractor_seeds.json is the one the report reads)")
     args = parser.parse_args(argv)
     arms = [seed_spread.Arm(words[0], tuple(args.seeds), tuple(words[1:])) for words in (a.split() for a in args.arm)]
     scale = 100.0 if args.percent or args.keys == list(seed_spread.EXTRACTOR_KEYS) else 1.0
@@ -48,6 +51,9 @@ def main(argv=None) -> int:
         metrics = seed_spread.read_metrics(repo, names, args.metrics, baseline)
         values = {arm.name: seed_spread.per_seed(arm, metrics, tuple(args.keys)) for arm in arms}
         print(seed_spread.markdown(arms, values, scale))
+        if args.record:
+            write_json(args.record, seed_spread.record(repo, arms[0], values[arms[0].name], baseline,
+                                                           args.target, args.seed_param))
 
     return cli.run_stage("seed-spread", body)
 

@@ -1,5 +1,7 @@
 """stages/seed_spread.py for real: queued DVC experiments of the toy pipeline, read back from their refs."""
 
+import hashlib
+import json
 import re
 
 from edgetune import seed_spread, stats
@@ -32,6 +34,18 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
                         "toy.gain", "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total",
                         "--arm", "four", "--arm", "five toy.points=5")
     assert again.stdout == table
+    # --record: the first arm's runs, what they ran on, and their summary, for the report to read
+    project.run("python", "stages/seed_spread.py", "--collect-only", "--target", "toy", "--seed-param", "toy.gain",
+                "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total", "--arm", "four",
+                "--record", "results/spread.json")
+    doc = json.loads((project.root / "results/spread.json").read_text())
+    assert (doc["arm"], doc["sets"], doc["target"], doc["seed_param"]) == ("four", [], "toy", "toy.gain")
+    assert doc["commit"] == project.run("git", "rev-parse", "HEAD").stdout.strip()
+    assert doc["params"] == {"points": 4} and doc["deps"] == {}  # the seed aside; the toy stage reads only code
+    assert [(r["seed"], r["total"]) for r in doc["runs"]] == [(1, 6.0), (4, 24.0)]
+    toy_json = hashlib.md5(b'{"code_version": 1, "gain": 4, "total": 24}\n').hexdigest()  # what the toy stage wrote
+    assert doc["runs"][1]["outs"]["metrics/toy.json"] == toy_json
+    assert doc["summary"] == {"total": {**stats.estimate([6, 24]).as_dict(4), "min": 6.0, "max": 24.0}}
 
     # On the next commit the same names run again: the earlier commit's ended runs of those names
     # in `dvc queue status` must not end the wait, and the table is read under the new commit.

@@ -20,8 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from edgetune import stats
 from edgetune.errors import EdgetuneError
+from edgetune.params import Params, read_yaml_as_dvc_does
 
 EXTRACTOR_KEYS = ("float_val_accuracy", "quantized_val_accuracy", "akida_val_accuracy")
 _BUSY = {"Queued", "Running"}
@@ -87,17 +90,44 @@ def commit_of(repo: Path, rev: str = "HEAD") -> str:
     return _run(repo, "git", "rev-parse", rev).strip()
 
 
+def _show(repo: Path, name: str, commit: str, path: str) -> str:
+    """A file of experiment ``name`` as its ref under ``commit`` holds it."""
+    ref = f"refs/exps/{commit[:2]}/{commit[2:]}/{name}"
+    try:
+        return _run(repo, "git", "show", f"{ref}:{path}")
+    except EdgetuneError:
+        raise EdgetuneError(f"no experiment {name!r} on commit {commit} ({ref}): it failed "
+                            f"(`dvc queue logs {name}`), was not run, or ran on another commit (--baseline)") from None
+
+
 def read_metrics(repo: Path, names: list[str], metrics_path: str, commit: str) -> dict[str, dict]:
     """Each experiment's metrics file, read from its ref under ``commit`` (a full hash, :func:`commit_of`)."""
-    out = {}
-    for name in names:
-        ref = f"refs/exps/{commit[:2]}/{commit[2:]}/{name}"
-        try:
-            out[name] = json.loads(_run(repo, "git", "show", f"{ref}:{metrics_path}"))
-        except EdgetuneError:
-            raise EdgetuneError(f"no experiment {name!r} on commit {commit} ({ref}): it failed "
-                                f"(`dvc queue logs {name}`), was not run, or ran on another commit (--baseline)") from None
-    return out
+    return {name: json.loads(_show(repo, name, commit, metrics_path)) for name in names}
+
+
+def section_params(text: str, section: str) -> dict:
+    """A params.yaml section as the stages see it (validated, defaults filled) where the schema knows it."""
+    raw = (read_yaml_as_dvc_does(text) or {}).get(section) or {}
+    schema = Params.model_fields.get(section)
+    return schema.annotation.model_validate(raw).model_dump() if schema else raw
+
+
+def record(repo: Path, arm: Arm, values: dict[str, list[float]], commit: str, target: str, seed_param: str) -> dict:
+    """What the arm's runs measured and on what: the params section of ``seed_param`` (its seed
+    aside) and the target stage's data deps — the same for every seed, as every seed runs the
+    same overrides on the same commit — and each run's values and output md5s (from the
+    experiment's ``dvc.lock``). The report reads it to say how far one draw goes, and checks that
+    it was measured on the data and params of the extractor it reports on."""
+    section, seed_key = seed_param.split(".", 1)
+    locks = [yaml.safe_load(_show(repo, arm.experiment(s), commit, "dvc.lock"))["stages"][target] for s in arm.seeds]
+    runs = [{"seed": seed, **{k: v[i] for k, v in values.items()},
+             "outs": {o["path"]: o.get("md5") for o in locks[i].get("outs", [])}} for i, seed in enumerate(arm.seeds)]
+    params = section_params(_show(repo, arm.experiment(arm.seeds[0]), commit, "params.yaml"), section)
+    params.pop(seed_key, None)
+    deps = {d["path"]: d.get("md5") for d in locks[0].get("deps", []) if not d["path"].endswith(".py")}
+    summary = {key: {**stats.estimate(v).as_dict(4), "min": min(v), "max": max(v)} for key, v in values.items()}
+    return {"arm": arm.name, "sets": list(arm.sets), "commit": commit, "target": target, "seed_param": seed_param,
+            "params": params, "deps": deps, "runs": runs, "summary": summary}
 
 
 def per_seed(arm: Arm, metrics: dict[str, dict], keys: tuple[str, ...]) -> dict[str, list[float]]:
