@@ -22,6 +22,7 @@ VENV_BIN = Path(sys.executable).parent
 # assets/ holds the offline plots template that .dvc/config names.
 PROJECT_PARTS = (
     "dvc.yaml", "params.yaml", "stages", "src", "assets", ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore",
+    "results/extractor_seeds.json",  # committed, not a stage's output: the report reads it
 )
 
 
@@ -40,12 +41,15 @@ class DvcProject:
     def __init__(self, root: Path):
         self.root = root
 
-    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-        """Run a command (e.g. ``"dvc", "repro", "fetch"``) in the project; output captured as text."""
+    def run(self, *args: str, check: bool = True, timeout: float = 900,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run a command (e.g. ``"dvc", "repro", "fetch"``) in the project; output captured as text.
+        ``env`` adds to (or overrides) the project's environment."""
         cmd = list(args)
         if cmd[0] == "dvc":
             cmd = [sys.executable, "-m", "dvc", *cmd[1:]]
-        proc = subprocess.run(cmd, cwd=self.root, env=project_env(), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=self.root, env={**project_env(), **(env or {})}, capture_output=True, text=True,
+                              timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc

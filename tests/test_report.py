@@ -20,52 +20,11 @@ import pytest
 
 from akida_fixtures import make_tiny_extractor
 from conftest import DvcProject, copy_project
-from edgetune.report import answer_text, answers, document, formats, inputs, sections
-from edgetune.confusion import write_confusion_csv
-from edgetune.extractor.curves import training_curves
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
+from edgetune.report import answer_text, answers, document, formats, inputs, sections
+from pipeline_fixtures import SWEEP_WORDS, TABLE_VALUES, setup_upstream
 from spike_fixtures import tiny_kws
-
-# The extractor stage's metrics/extractor.json, every key it writes (values of a plausible run).
-EXTRACTOR_METRICS = {
-    "akida_val_accuracy": 0.8125, "firing_fraction": 0.3466, "float_val_accuracy": 0.8542,
-    "mean_spikes": 8.317, "val_median_spikes": 8.0, "neurons_always_firing": 0, "neurons_never_firing": 1,
-    "quantized_val_accuracy": 0.8333, "extractor_source": "train", "spike_width": 24,
-    "val_spike_samples": 60,
-}
-SWEEP_WORDS = ["six", "yes"]
-TABLE_VALUES = [1, 2, 4, 8]
-UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "hardware", "table", "confusion",
-            "fetch-new-words", "fewshot"]
-
-
-def setup_upstream(project: DvcProject) -> None:
-    root = project.root
-    ds = tiny_kws()
-    save_dataset(root / "inputs" / "kws.npz", ds)
-    (root / "models").mkdir(parents=True, exist_ok=True)
-    make_tiny_extractor(root / "models" / "extractor.fbz", ds.x_train, width=24)
-    (root / "metrics").mkdir(exist_ok=True)
-    (root / "metrics" / "extractor.json").write_text(json.dumps(EXTRACTOR_METRICS, indent=2, sort_keys=True) + "\n")
-    # the extractor stage's other outputs, in its formats: a classifier that mistakes every 4th sample
-    # for the next class, DVCLive's (empty) curves, its time
-    predicted = ds.y_val.copy()
-    predicted[::4] = (predicted[::4] + 1) % len(ds.classes)
-    write_confusion_csv(root / "plots/confusion/extractor.csv", ds.y_val, predicted, ds.classes)
-    with training_curves(root / "dvclive"):
-        pass
-    (root / "metrics" / "time").mkdir(exist_ok=True)
-    (root / "metrics" / "time" / "extractor.json").write_text('{"extractor_train_seconds": null}\n')
-    project.set_params(
-        data={"source": "file", "path": "inputs/kws.npz"},
-        weights={"fraction": 0.5, "factors": [0.6, 1.0, 1.2, 1.6, 2.0], "neurons_per_class": 4, "seeds": [0, 1, 2]},
-        sweep={"words": SWEEP_WORDS, "neurons_per_class": [1, 2, 3, 4, 6, 8, 12, 16, 24], "repetitions": 2, "jobs": 1},
-        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1, 2], "timing_repeats": 3},
-    )
-    project.commit("tiny inputs")
-    project.run("dvc", "repro", "-s", *UPSTREAM)
-    project.run("dvc", "commit", "-f", "-q", "extractor")  # its outputs, as if it had run: exps leave them be
 
 
 @pytest.fixture(scope="module")
@@ -409,9 +368,69 @@ def test_extractor_section_reads_the_metrics_the_extractor_stage_wrote(tmp_path)
 
 
 def test_stages_that_disagree_on_num_weights_are_flagged():
-    assert document.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 9}) == []
-    (note, _) = document.consistency_notes({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 12})
-    assert "**Warning:** the stages used different num_weights (weights 9, sweep 9, table 12)" in note
+    assert document.stale_num_weights({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 9}) is None
+    note = document.stale_num_weights({"num_weights": 9}, {"sweep_num_weights": 9}, {"table_num_weights": 12})
+    assert note == ("the stages used different num_weights (weights 9, sweep 9, table 12); some outputs are stale, "
+                    "run `dvc repro` to bring them in line")
+
+
+def in_short(md: str) -> str:
+    (line,) = [line for line in md.splitlines() if line.startswith("**In short:**")]
+    return line
+
+
+def test_in_short_names_the_extractor_and_says_the_spread_is_not_this_ones(reported):
+    project, _ = reported
+    root = project.root
+    md = (root / "report" / "report.md").read_text()
+    ident = read_json(root, "results/extractor_identity.json")
+    w = read_json(root, "metrics/weights.json")
+    verdict = {"best": "is the best factor measured", "indistinguishable": "is indistinguishable from the best factor",
+               "below": "is below the best factor, beyond the seeds' noise"}[w["chosen_verdict"]]
+    line = in_short(md)
+    assert f"; 1.2 × median spikes {verdict}. " in line
+    assert line.endswith(
+        f"**All of this is for one extractor:** `models/extractor.fbz` md5 `{ident['model_md5']}`, trained by the "
+        "extractor stage on a test CPU (TensorFlow 2.19.1, oneDNN capped at AVX2), extractor.seed 0, Akida 81.2 % on "
+        "its own; the seed spread in `results/extractor_seeds.json` was measured for other params or data, so this "
+        "draw's spread is not measured (python stages/seed_spread.py --arm base --seeds 0 1 2 3 4 5 --record "
+        "results/extractor_seeds.json).")
+    assert "**Warning:**" not in md  # a sound run: nothing to warn of
+    s = section(md, "2. Feature extractor")
+    assert f"| model md5 | `{ident['model_md5']}` |" in s
+    assert f"| dataset md5 | `{ident['data']['md5']}` (`data/kws.npz`) |" in s
+    assert "| params | activation_quantile 0.999, augment_noise 12.0," in s and "url" not in s  # a trained one's
+    assert "| extractor.seed |" not in s  # no spread table for a spread that is not this extractor's
+
+
+def test_in_short_sets_the_extractor_in_its_seed_spread_and_repeats_every_warning(reported):
+    project, _ = reported
+    root = project.root
+    ident = read_json(root, "results/extractor_identity.json")
+    akida = [0.80, 0.8125, 0.75]
+    spread = {"params": {k: v for k, v in ident["params"].items() if k != "seed"}, "deps": {"data/kws.npz": ident["data"]["md5"]},
+              "runs": [{"seed": s, "akida_val_accuracy": a, "float_val_accuracy": 0.9} for s, a in enumerate(akida)],
+              "summary": {"akida_val_accuracy": {"mean": 0.7875, "ci95": 0.0823, "min": 0.75, "max": 0.8125},
+                          "float_val_accuracy": {"mean": 0.9, "ci95": 0.0, "min": 0.9, "max": 0.9}}}
+    (root / "results/extractor_seeds.json").write_text(json.dumps(spread))
+    table = read_json(root, "metrics/table.json")
+    table["best_val_accuracy"] = 0.26  # 4 classes: chance is 25 %
+    (root / "metrics/table.json").write_text(json.dumps(table))
+    spikes = read_json(root, "metrics/spikes.json")
+    spikes["overall"]["zero_spike_samples"] = 3
+    (root / "metrics/spikes.json").write_text(json.dumps(spikes))
+    md, _ = document.build_markdown(root)
+    line = in_short(md)
+    assert ("Akida 81.2 % on its own; over 3 extractor seeds with these params and data, Akida 78.8 ± 8.2 % "
+            "(95 %; 75.0 % to 81.2 %), seed 0 the 2nd best of them.") in line
+    assert line.endswith(" **Warning:** 3 sample(s) produce no spike at all: edge learning can neither learn nor "
+                         "classify them. **Warning:** the edge layer's best validation accuracy, 26.0 %, is near "
+                         "chance (25.0 % for 4 classes): the extractor's spikes carry little or no class information, "
+                         "so the learning parameters found here mean little — check the extractor (its own accuracy, "
+                         "its spikes per class) before tuning the edge layer.")
+    s = section(md, "2. Feature extractor")
+    assert "| extractor.seed | float | akida |" in s
+    assert "| 1 | 90.0 % | 81.2 % |" in s and "| mean ± 95 % | 90.0 ± 0.0 % | 78.8 ± 8.2 % |" in s
 
 
 @pytest.mark.parametrize("link", ["https://example.org/a.png", "../outside.png", "figures/absent.png"])

@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 
 from edgetune.errors import EdgetuneError
-from edgetune.report import report_confusion
+from edgetune.report import conditions, report_confusion
 from edgetune.report.answer_text import factor_answer_lines, knee_answer_lines
 from edgetune.report.answers import answer_factor, answer_knees
 from edgetune.report.formats import FIGURES, image, num, pct, pct_pm
@@ -36,16 +36,18 @@ log = logging.getLogger("edgetune.report")
 OUT_DIR = Path("report")
 
 
-def consistency_notes(w: dict, sw: dict, t: dict) -> list[str]:
+def stale_num_weights(w: dict, sw: dict, t: dict) -> str | None:
     """The three learning stages must share num_weights; if not, some output is stale (run under -s)."""
     seen = {"weights": w.get("num_weights"), "sweep": sw.get("sweep_num_weights"), "table": t.get("table_num_weights")}
     if len(set(seen.values())) > 1:
         detail = ", ".join(f"{k} {v}" for k, v in seen.items())
-        return [f"**Warning:** the stages used different num_weights ({detail}); some outputs are stale, "
-                "run `dvc repro` to bring them in line.", ""]
-    return []
+        return (f"the stages used different num_weights ({detail}); some outputs are stale, "
+                "run `dvc repro` to bring them in line")
+    return None
 
 
+FACTOR_VERDICT = {"best": "is the best factor measured", "indistinguishable": "is indistinguishable from the best factor",
+                  "below": "is below the best factor, beyond the seeds' noise"}
 SWEEP_COLUMNS = ["word", "neurons_per_class", "loss_min", "learned_min"]
 FACTOR_COLUMNS = ["factor", "num_weights", "val_accuracy", "val_accuracy_ci95", "learned_neurons", "gap_to_best",
                   "gap_to_best_ci95", "below_best"]
@@ -57,6 +59,7 @@ def build_markdown(root: Path) -> tuple[str, dict]:
     from edgetune.edge.sweep_curves import file_stem  # the sweep stage's own file naming of classes
 
     data, ext, sp = load_json(root, "data"), load_json(root, "extractor"), load_json(root, "spikes")
+    ident, spread = load_json(root, "identity"), load_json(root, "seeds")
     w, sw, t = load_json(root, "weights"), load_json(root, "sweep"), load_json(root, "table")
     tm = load_json(root, "table_time")
     curve = load_csv(root, "factor_curve", FACTOR_COLUMNS)
@@ -67,6 +70,8 @@ def build_markdown(root: Path) -> tuple[str, dict]:
     knees = answer_knees(sw, t, tm)
     plateau = knees[0].plateau
     matrices = report_confusion.load({key: root / INPUTS[key].path for key in report_confusion.MATRICES})
+    stale = stale_num_weights(w, sw, t)
+    warnings = conditions.sanity_warnings(sp, t, stale)
     lines = [
         "# Akida learning parameters, measured",
         "",
@@ -74,17 +79,20 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         "metrics and plots of every stage of this run: nothing below is typed by hand.",
         "",
         f"**In short:** num_weights **{need(w, 'num_weights', 'weights')}** "
-        f"(= int({num(need(w, 'factor', 'weights'))} × {num(need(w, 'median_spikes', 'weights'))}, the median spikes "
-        "per sample); "
+        f"(= int({num(need(w, 'factor', 'weights'))} × {num(need(w, 'median_spikes', 'weights'))}), "
+        f"{num(need(w, 'median_spikes', 'weights'))} being the median spikes per sample); "
         f"accuracy stops rising at **{plateau}** neurons per class "
         f"({pct_pm(t['rows'][str(plateau)]['val_accuracy'], t['rows'][str(plateau)]['val_accuracy_ci95'])}, "
         f"best {pct(need(t, 'best_val_accuracy', 'table'))}); "
         + "; ".join(f"sweep {'loss' if k.curve == 'loss' else 'learned-neurons'} knee "
-                    f"{'none' if k.knee is None else num(float(k.knee))}" for k in knees) + ".",
+                    f"{'none' if k.knee is None else num(float(k.knee))}" for k in knees) + "; "
+        f"{num(factor.factor)} × median spikes {FACTOR_VERDICT[factor.verdict]}. "
+        + " ".join([conditions.conditions_sentence(ident, ext, spread), *conditions.warning_lines(warnings)]),
         "",
-        *consistency_notes(w, sw, t),
+        *([*conditions.warning_lines([stale]), ""] if stale else []),
         *data_section(data),
         *extractor_section(ext),
+        *conditions.identity_lines(ident, spread),
         *spikes_section(sp),
         *weights_section(w, curve),
         *sweep_section(sw, stems),

@@ -21,12 +21,21 @@ class Input:
 
     path: str
     stage: str
+    command: str = ""  # what writes it, where that is not `dvc repro <stage>`
+
+    @property
+    def make(self) -> str:
+        return self.command or f"dvc repro {self.stage}"
 
 
 # Every file the report reads (dvc.yaml lists the same as the stage's deps).
 INPUTS = {
     "data": Input("metrics/data.json", "fetch"),
     "extractor": Input("metrics/extractor.json", "extractor"),
+    "identity": Input("results/extractor_identity.json", "extractor"),
+    # committed, not a stage's output: the extractor's figures over seeds, measured with DVC experiments
+    "seeds": Input("results/extractor_seeds.json", "seed spread",
+                   "python stages/seed_spread.py --arm base --seeds 0 1 2 3 4 5 --record results/extractor_seeds.json"),
     "spikes": Input("metrics/spikes.json", "spikes"),
     "spike_histogram_png": Input("plots/spikes/count_histogram.png", "spikes"),
     "spike_per_class_png": Input("plots/spikes/per_class.png", "spikes"),
@@ -46,7 +55,8 @@ INPUTS = {
 
 
 def _missing(inp: Input, path: Path) -> str:
-    return f"{path}: not found; run the {inp.stage} stage first (dvc repro {inp.stage})"
+    what = "write it" if inp.command else f"run the {inp.stage} stage"
+    return f"{path}: not found; {what} first ({inp.make})"
 
 
 def check_inputs(root: Path) -> None:
@@ -64,9 +74,9 @@ def load_json(root: Path, key: str) -> dict:
     except FileNotFoundError:
         raise EdgetuneError(_missing(inp, path)) from None
     except json.JSONDecodeError as exc:
-        raise EdgetuneError(f"{path}: not valid JSON ({exc}); rerun dvc repro {inp.stage}") from None
+        raise EdgetuneError(f"{path}: not valid JSON ({exc}); rerun {inp.make}") from None
     if not isinstance(doc, dict):
-        raise EdgetuneError(f"{path}: expected a JSON object; rerun dvc repro {inp.stage}")
+        raise EdgetuneError(f"{path}: expected a JSON object; rerun {inp.make}")
     return doc
 
 
@@ -78,10 +88,10 @@ def load_csv(root: Path, key: str, columns: list[str]) -> pd.DataFrame:
     except FileNotFoundError:
         raise EdgetuneError(_missing(inp, path)) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise EdgetuneError(f"{path}: not a readable CSV ({exc}); rerun dvc repro {inp.stage}") from None
+        raise EdgetuneError(f"{path}: not a readable CSV ({exc}); rerun {inp.make}") from None
     absent = [c for c in columns if c not in frame.columns]
     if absent:
-        raise EdgetuneError(f"{path}: no column {', '.join(absent)}; it is older than this code, rerun dvc repro {inp.stage}")
+        raise EdgetuneError(f"{path}: no column {', '.join(absent)}; it is older than this code, rerun {inp.make}")
     return frame
 
 
@@ -94,6 +104,6 @@ def need(doc: dict, dotted: str, key: str):
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
             inp = INPUTS[key]
-            raise EdgetuneError(f"{inp.path}: no '{dotted}'; it is older than this code, rerun dvc repro {inp.stage}")
+            raise EdgetuneError(f"{inp.path}: no '{dotted}'; it is older than this code, rerun {inp.make}")
         value = value[part]
     return value
