@@ -1,6 +1,7 @@
 """The dataset contract (``data/kws.npz``) shared by every stage after fetch.
 
-``x_train, x_val``: uint8 (N, 49, 10, 1) MFCC; ``y_train, y_val``: int32 labels in [0, C);
+``x_train, x_val``: uint8 (N, H, W, C) samples of one shape — (N, 49, 10, 1) MFCC frames for the
+KWS sources, anything an Akida extractor takes for the user's own file; ``y_train, y_val``: int32 labels in [0, C);
 ``classes``: str array, index = label; optional ``speaker_train``/``speaker_val`` (voice ids)
 and ``meta`` (a JSON string: source, generator params, uint8 scaling).
 Validation turns every way a file can be wrong into one line naming the file, the field and
@@ -20,7 +21,7 @@ import numpy as np
 from edgetune.atomic import save_npz
 from edgetune.errors import EdgetuneError
 
-INPUT_SHAPE = (49, 10, 1)
+MFCC_SHAPE = (49, 10, 1)  # the KWS sources' samples: 49 frames × 10 coefficients (TF speech_commands MFCC)
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,12 @@ class KwsDataset:
         return int(len(self.classes))
 
 
-def validate(ds: KwsDataset, origin: str | Path) -> KwsDataset:
-    """Check the contract; return the dataset with canonical dtypes. ``origin`` names the file in errors."""
+def validate(ds: KwsDataset, origin: str | Path, sample_shape: tuple[int, ...] | None = None) -> KwsDataset:
+    """Check the contract; return the dataset with canonical dtypes. ``origin`` names the file in errors.
+
+    ``sample_shape``: the one shape a source promises (the KWS sources: :data:`MFCC_SHAPE`); without it any
+    (H, W, C) goes, the same in both splits — whether an extractor takes it is checked against the extractor.
+    """
 
     def fail(field_name: str, problem: str, fix: str = "") -> None:
         raise EdgetuneError(f"{origin}: {field_name}: {problem}" + (f"; {fix}" if fix else ""))
@@ -54,16 +59,22 @@ def validate(ds: KwsDataset, origin: str | Path) -> KwsDataset:
     for split in ("train", "val"):
         x = np.asarray(getattr(ds, f"x_{split}"))
         y = np.asarray(getattr(ds, f"y_{split}"))
-        if x.ndim == 3 and x.shape[1:] == INPUT_SHAPE[:2]:
+        if x.ndim == 3:  # (N, H, W): one channel
             x = x[..., None]
-        if x.shape[1:] != INPUT_SHAPE:
+        if sample_shape is not None and x.shape[1:] != sample_shape:
             fail(f"x_{split}", f"shape {x.shape}, expected (N, 49, 10, 1) MFCC frames",
                  "features must be 49 frames × 10 coefficients (TF speech_commands MFCC)")
+        if x.ndim != 4:
+            fail(f"x_{split}", f"shape {x.shape}, expected (N, H, W, C) samples or (N, H, W)",
+                 "an Akida extractor takes images of H × W pixels with C channels")
+        if split == "val" and x.shape[1:] != out["x_train"].shape[1:]:
+            fail("x_val", f"samples of shape {x.shape[1:]}, where x_train's are {out['x_train'].shape[1:]}",
+                 "both splits need samples of one shape")
         if len(x) == 0:
             fail(f"x_{split}", "the split is empty")
         if x.dtype != np.uint8:
             if not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() > 255:
-                fail(f"x_{split}", f"dtype {x.dtype}, expected uint8 (0..255)", "quantize the MFCC to uint8 first")
+                fail(f"x_{split}", f"dtype {x.dtype}, expected uint8 (0..255)", "quantize the samples to uint8 first")
             x = x.astype(np.uint8)
         if y.ndim != 1 or len(y) != len(x):
             fail(f"y_{split}", f"shape {y.shape} does not match {len(x)} samples in x_{split}")

@@ -17,7 +17,7 @@ from edgetune import download
 from edgetune.data import brainchip_data
 from edgetune.data.augment import SNR_DB
 from edgetune.atomic import write_json
-from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
+from edgetune.dataset import MFCC_SHAPE, KwsDataset, load_dataset, save_dataset, validate
 from edgetune.errors import EdgetuneError
 from edgetune.params import DataParams, load_params
 from edgetune.timing import time_metrics_path
@@ -60,12 +60,19 @@ def from_brainchip(params: DataParams) -> KwsDataset:
     meta = {"source": "brainchip", "url": params.url, "sha256": download.sha256_of(path)}
     origin = f"data.url = {params.url}"
     try:
-        ds = validate(brainchip_data.load_pickle(path, meta, origin), origin)
+        ds = validate(brainchip_data.load_pickle(path, meta, origin), origin, MFCC_SHAPE)
     except EdgetuneError:
         download.forget(path, log)
         raise
     download.warn_unpinned(params.sha256, "data", params.url, path, log)
     return ds
+
+
+def promised_shape(params: DataParams) -> tuple[int, ...] | None:
+    """The KWS sources (synthetic, BrainChip's pickle, a pickle in its format) are MFCC frames; a user's
+    .npz may hold any (H, W, C), checked against the extractor instead."""
+    is_npz = params.source == "file" and Path(params.path).suffix.lower() == ".npz"
+    return None if is_npz else MFCC_SHAPE
 
 
 def make_dataset(params: DataParams) -> KwsDataset:
@@ -101,6 +108,8 @@ def data_metrics(ds: KwsDataset) -> dict:
         log.warning("the dataset's speaker_train and speaker_val share %d voices (%s): validation accuracy "
                     "then measures voices the model has heard; split by speaker to measure held-out ones",
                     len(shared), ", ".join(shared[:5]) + (", …" if len(shared) > 5 else ""))
+    if ds.x_train.shape[1:] != MFCC_SHAPE:  # the user's own data: say what a sample is (KWS MFCC need not)
+        metrics["sample_shape"] = list(ds.x_train.shape[1:])
     generator = ds.meta.get("generator")
     if ds.meta.get("source") == "synthetic" and generator:  # what the validation accuracy measures
         metrics["val_regime"] = {"speech_snr_db": list(generator.get("val_snr_db", SNR_DB)),
@@ -112,7 +121,8 @@ def data_metrics(ds: KwsDataset) -> dict:
 def run(params_path: str | Path = "params.yaml", dataset_path: Path = DATASET, metrics_path: Path = METRICS) -> None:
     params = load_params(params_path).data
     start = time.perf_counter()
-    ds = validate(make_dataset(params), params.path if params.source == "file" else f"data.source={params.source}")
+    ds = validate(make_dataset(params), params.path if params.source == "file" else f"data.source={params.source}",
+                  promised_shape(params))
     seconds = time.perf_counter() - start
     save_dataset(dataset_path, ds)
     metrics = data_metrics(ds)
