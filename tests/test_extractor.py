@@ -161,7 +161,7 @@ def test_file_non_binary_output_is_refused(tmp_path, file_run):
 
 
 def test_file_wrong_input_shape_is_refused(tmp_path, file_run):
-    with pytest.raises(EdgetuneError, match=r"inputs of shape \(32, 32, 1\), the dataset's MFCC are \(49, 10, 1\)"):
+    with pytest.raises(EdgetuneError, match=r"inputs of shape \(32, 32, 1\), but the samples of .*kws.npz are \(49, 10, 1\)"):
         file_run(akida_model(tmp_path / "images.fbz", input_shape=(32, 32, 1)))
 
 

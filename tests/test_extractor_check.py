@@ -43,9 +43,6 @@ def akida2_model(output_bits: int) -> Model:
 
 # fault → (model, its message after "<origin>: ")
 FAULTS = {
-    "input shape": (lambda: conv_model((49, 12, 1)),
-                    "the model takes inputs of shape (49, 12, 1), the dataset's MFCC are (49, 10, 1); use an "
-                    "extractor built for 49×10×1 uint8 MFCC"),
     "output shape": (lambda: conv_model(pooled=False),
                      "the model's output shape is (25, 5, 8), expected (1, 1, D) spikes; the extractor must end "
                      "with a 1×1 map (global pooling before its last layer)"),
@@ -92,6 +89,20 @@ def test_each_fault_has_one_message_in_every_stage(tmp_path, fault, caller):
     with pytest.raises(EdgetuneError) as info:
         call(tmp_path, path)
     assert str(info.value) == f"{origin(path)}: {message}"
+
+
+def test_an_extractor_that_does_not_take_the_samples_is_one_line_naming_both(tmp_path):
+    path = tmp_path / "extractor.fbz"
+    conv_model((49, 12, 1)).save(str(path))
+    with pytest.raises(EdgetuneError) as info:
+        extractor_stage(tmp_path, path)
+    assert str(info.value) == (f"extractor.source = 'file', path '{path}': the model takes inputs of shape (49, 12, 1), "
+                               f"but the samples of {tmp_path / 'kws.npz'} are (49, 10, 1); give an extractor built "
+                               "for those samples, or data of its input shape")
+    with pytest.raises(EdgetuneError) as info:
+        check.load_extractor(path, samples=((49, 10, 1), "data/kws.npz"))  # what the spikes stage calls
+    assert str(info.value) == (f"{path}: the model takes inputs of shape (49, 12, 1), but the samples of data/kws.npz "
+                               "are (49, 10, 1); give an extractor built for those samples, or data of its input shape")
 
 
 @pytest.mark.parametrize("caller", ["spikes", "table-train"])

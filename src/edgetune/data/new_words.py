@@ -76,10 +76,11 @@ def file_new_words(path: Path) -> KwsDataset | str:
     with np.load(path, allow_pickle=False) as f:
         present = [k for k in FILE_FIELDS if k in f.files]
         if not present:
-            return f"data.path = {str(path)!r} has no new words; " + NO_NEW_WORDS
+            return (f"data.path = {str(path)!r} has no new classes to learn with k shots (the optional fields "
+                    f"{', '.join(FILE_FIELDS)})")
         missing = [k for k in FILE_FIELDS if k not in f.files]
         if missing:
-            raise EdgetuneError(f"{path}: new words field(s) {missing} missing; the new words need all of {list(FILE_FIELDS)}")
+            raise EdgetuneError(f"{path}: new-class field(s) {missing} missing; the new classes need all of {list(FILE_FIELDS)}")
         arrays = {k: f[k] for k in f.files if k.startswith("new_")}
     ds = KwsDataset(arrays["new_x_train"], arrays["new_y_train"], arrays["new_x_val"], arrays["new_y_val"],
                     arrays["new_classes"], arrays.get("new_speaker_train"), arrays.get("new_speaker_val"),
@@ -96,7 +97,11 @@ def make_new_words(params: DataParams, dataset: KwsDataset) -> KwsDataset | str:
 
 
 def check_apart(new: KwsDataset, dataset: KwsDataset) -> None:
-    """No new word is a class of the dataset, and no new-word sample is among its training samples."""
+    """No new word is a class of the dataset, no new-word sample is among its training samples, and
+    the new samples have the dataset's shape (the one extractor forwards both)."""
+    if new.x_train.shape[1:] != dataset.x_train.shape[1:]:
+        raise EdgetuneError(f"new classes' samples are {new.x_train.shape[1:]}, the dataset's "
+                            f"{dataset.x_train.shape[1:]}; the new_* samples must have the shape of x_train")
     shared = sorted(set(new.classes.tolist()) & set(dataset.classes.tolist()))
     if shared:
         raise EdgetuneError(f"new words {shared} are also classes of the dataset; a new word must be one the "

@@ -32,7 +32,7 @@ PLOTS = Path("plots/spikes")
 
 
 def forward_spikes(model, x: np.ndarray, batch_size: int, origin: str | Path, split: str) -> np.ndarray:
-    """Spikes (N, D) uint8 of ``x`` (N, 49, 10, 1), forwarded ``batch_size`` samples at a time."""
+    """Spikes (N, D) uint8 of ``x`` (N, H, W, C), forwarded ``batch_size`` samples at a time."""
     width = int(model.output_shape[-1])
     out = np.empty((len(x), width), dtype=np.uint8)
     start_time = time.perf_counter()
@@ -101,7 +101,7 @@ def run(params_path: str | Path = "params.yaml", dataset_path: str | Path = DATA
         metrics_path: str | Path = METRICS, plots_path: str | Path = PLOTS) -> dict:
     params = load_params(params_path).spikes
     ds = load_dataset(dataset_path)
-    model = load_extractor(extractor_path)
+    model = load_extractor(extractor_path, samples=(ds.x_train.shape[1:], dataset_path))
     log.info("extractor %s: %s → %s spikes", extractor_path, tuple(model.input_shape), tuple(model.output_shape))
     x = {split: forward_spikes(model, getattr(ds, f"x_{split}"), params.batch_size, extractor_path, split)
          for split in spikestats.SPLITS}

@@ -181,7 +181,7 @@ def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/k
         extractor = build_extractor(ds, params, curves)
     origin = f"extractor.source = '{params.source}'" + (f", path '{params.path}'" if params.source == "file" else "")
     log.info("Akida summary of the extractor:\n%s", akida_summary(extractor.model))
-    spikes = check_spikes(extractor.model, ds.x_val, origin)
+    spikes = check_spikes(extractor.model, ds.x_val, origin, data_path)
     metrics = {
         "extractor_source": params.source,
         "float_val_accuracy": _rounded(extractor.float_accuracy),

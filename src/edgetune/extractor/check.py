@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune.dataset import INPUT_SHAPE
 from edgetune.errors import EdgetuneError
 from edgetune.mapping import load_model  # missing or unreadable file: its two messages
 
@@ -25,12 +24,17 @@ def _layer_param(layer, name: str):
     return getattr(params, name) if name in dir(params) else None
 
 
-def check_shapes(model, origin: str | Path) -> int:
-    """The spike width D; refuse a model that cannot map (49, 10, 1) MFCC to (1, 1, D) 1-bit spikes."""
+def check_input(model, origin: str | Path, sample_shape: tuple[int, ...], data: str | Path) -> None:
+    """Refuse a model that does not take the dataset's samples: one line naming both shapes."""
     input_shape = tuple(int(v) for v in model.input_shape)
-    if input_shape != INPUT_SHAPE:
-        raise EdgetuneError(f"{origin}: the model takes inputs of shape {input_shape}, the dataset's MFCC are "
-                            f"{INPUT_SHAPE}; use an extractor built for 49×10×1 uint8 MFCC")
+    if input_shape != tuple(sample_shape):
+        raise EdgetuneError(f"{origin}: the model takes inputs of shape {input_shape}, but the samples of {data} are "
+                            f"{tuple(sample_shape)}; give an extractor built for those samples, or data of its "
+                            "input shape")
+
+
+def check_shapes(model, origin: str | Path) -> int:
+    """The spike width D; refuse a model that cannot map its input to (1, 1, D) 1-bit spikes."""
     output_shape = tuple(int(v) for v in model.output_shape)
     if len(output_shape) != 3 or output_shape[:2] != (1, 1) or output_shape[2] < 1:
         raise EdgetuneError(f"{origin}: the model's output shape is {output_shape}, expected (1, 1, D) spikes; "
@@ -57,9 +61,12 @@ def refuse_non_binary(spikes: np.ndarray, origin: str | Path, where: str) -> Non
             "classifier, remove it (akida Model.pop_layer())")
 
 
-def load_extractor(path: str | Path, width: int | None = None):
-    """``models/extractor.fbz``, checked; with ``width``, also that it outputs the spikes' width."""
+def load_extractor(path: str | Path, width: int | None = None, samples: tuple[tuple[int, ...], str | Path] | None = None):
+    """``models/extractor.fbz``, checked; with ``width``, also that it outputs the spikes' width; with
+    ``samples`` (a sample shape and the file it is from), that it takes them."""
     model = load_model(path)
+    if samples is not None:
+        check_input(model, path, *samples)
     found = check_shapes(model, path)
     if width is not None and found != width:
         raise EdgetuneError(f"{path}: outputs (1, 1, {found}) but the spikes are {width} wide; the spikes are "
@@ -74,17 +81,19 @@ def forward_spikes(model, x: np.ndarray, origin: str) -> np.ndarray:
         try:
             out = model.forward(x[start:start + FORWARD_BATCH])
         except Exception as exc:
-            raise EdgetuneError(f"{origin}: the Akida model failed on the dataset's MFCC ({exc})") from None
+            raise EdgetuneError(f"{origin}: the Akida model failed on the dataset's samples ({exc})") from None
         outputs.append(np.asarray(out).reshape(len(out), -1))
     return np.concatenate(outputs)
 
 
-def check_spikes(model, x_val: np.ndarray, origin: str) -> np.ndarray:
+def check_spikes(model, x_val: np.ndarray, origin: str, data: str | Path = "the dataset") -> np.ndarray:
     """Refuse a model the edge layer cannot use; return its spikes on ``x_val`` as uint8 (N, D).
 
-    Beyond the shapes: binary on a few samples first (a wrong model fails fast), then on all,
-    and neither all 0 nor all 1 (spikes that carry no information).
+    First whether it takes the samples of ``data`` (before any work), then the shapes, binary on a
+    few samples (a wrong model fails fast), then on all, and neither all 0 nor all 1 (spikes that
+    carry no information).
     """
+    check_input(model, origin, x_val.shape[1:], data)
     check_shapes(model, origin)
     first = min(CHECK_SAMPLES, len(x_val))
     refuse_non_binary(forward_spikes(model, x_val[:first], origin), origin, f"{first} samples")

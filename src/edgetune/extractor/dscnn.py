@@ -29,7 +29,7 @@ import tf_keras as keras
 from cnn2snn import AkidaVersion, convert, quantize, quantize_layer, set_akida_version
 
 from edgetune.extractor.curves import Curves, keras_callback
-from edgetune.dataset import INPUT_SHAPE, KwsDataset
+from edgetune.dataset import MFCC_SHAPE, KwsDataset
 from edgetune.errors import EdgetuneError
 from edgetune.extractor.dscnn_training import AugmentedBatches, Distilled, EpochBar
 from edgetune.params import ExtractorParams
@@ -58,8 +58,9 @@ def seed_everything(seed: int) -> None:
 
 
 def build_dscnn_edge(num_classes: int, conv_filters: int = 32, separable_filters: int = 64,
-                     spike_width: int = 256) -> keras.Model:
-    """The seed's DS-CNN-edge as a float Keras model (call inside the Akida 1.0 context)."""
+                     spike_width: int = 256, input_shape: tuple[int, ...] = MFCC_SHAPE) -> keras.Model:
+    """The seed's DS-CNN-edge as a float Keras model (call inside the Akida 1.0 context), for the
+    dataset's samples: KWS MFCC frames, or any (H, W, C) image with 1 or 3 channels."""
     layers = keras.layers
 
     def bn_relu(x, name):
@@ -72,8 +73,8 @@ def build_dscnn_edge(num_classes: int, conv_filters: int = 32, separable_filters
             x = layers.GlobalAveragePooling2D(name=f"{name}/global_avg")(x)
         return bn_relu(x, name)
 
-    inputs = layers.Input(shape=INPUT_SHAPE, name="input", dtype="uint8")
-    # The Rescaling layer tells cnn2snn.convert the input scaling (255, 0): Akida takes the uint8 MFCC.
+    inputs = layers.Input(shape=input_shape, name="input", dtype="uint8")
+    # The Rescaling layer tells cnn2snn.convert the input scaling (255, 0): Akida takes the uint8 samples.
     x = layers.Rescaling(1.0 / 255, 0.0, name="rescaling")(inputs)
     x = layers.Conv2D(conv_filters, (5, 5), strides=(2, 2), padding="same", use_bias=False, name="conv_0")(x)
     x = bn_relu(x, "conv_0")
@@ -234,7 +235,8 @@ def train_dscnn_edge(ds: KwsDataset, p: ExtractorParams, curves: Curves | None =
     """Float training → quantize → calibrate → QAT → recalibrate → convert (DESIGN.md §4)."""
     seed_everything(p.seed)
     with set_akida_version(AkidaVersion.v1):
-        model = build_dscnn_edge(ds.num_classes, p.conv_filters, p.separable_filters, p.spike_width)
+        model = build_dscnn_edge(ds.num_classes, p.conv_filters, p.separable_filters, p.spike_width,
+                                 tuple(ds.x_train.shape[1:]))
         t0 = time.perf_counter()
         _fit(model, ds, p, p.epochs, p.learning_rate, "float training", phase=0, curves=curves)
         reestimate_batchnorm(model, _subset(ds.x_train, BN_SAMPLES, p.seed))
