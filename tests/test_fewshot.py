@@ -152,11 +152,11 @@ def test_bad_inputs_fail_with_one_clear_line(tiny, tmp_path, capsys):
     root = tmp_path / "p"
     shutil.copytree(tiny, root)
     write_params(root, shots=[1, 13])
-    assert error_line(capsys, root) == ["edgetune fewshot: error: fewshot.shots: 13 shots, but new word 'backward' "
-                                        "has only 12 training samples; lower the value or give the word more samples"]
+    assert error_line(capsys, root) == ["edgetune fewshot: error: fewshot.shots: 13 shots, but new class 'backward' "
+                                        "has only 12 training samples; lower the value or give the class more samples"]
     write_params(root, words=["backward", "six"])
     [line] = error_line(capsys, root)
-    assert "fewshot.words: 'six' is not in the new-words set ['backward', 'follow', 'forward']" in line
+    assert "fewshot.words: 'six' is not among the new classes ['backward', 'follow', 'forward']" in line
     assert "an old class" in line
     write_params(root)
     x = load_dataset(root / "data/kws.npz").x_train

@@ -15,8 +15,9 @@ class FewshotParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # which of the new words (data/new_words.npz) to add; checked against that file when the stage runs
-    words: list[str] = Field(default_factory=lambda: list(NEW_WORDS))
+    # which of the new words (data/new_words.npz) to add, or 'all' of its classes (a user's new_classes);
+    # checked against that file when the stage runs
+    words: list[str] | Literal["all"] = Field(default_factory=lambda: list(NEW_WORDS))
     # training samples per new word given to fit; each value a row of metrics/fewshot.json
     shots: list[PosInt] = Field(default_factory=lambda: [1, 2, 5, 10, 20, 50, 160])
     # the layer's size: 'plateau' = plateau_neurons_per_class of metrics/table.json, or a number
@@ -25,7 +26,9 @@ class FewshotParams(BaseModel):
 
     @field_validator("words")
     @classmethod
-    def _distinct_words(cls, words: list[str]) -> list[str]:
+    def _distinct_words(cls, words: list[str] | str) -> list[str] | str:
+        if words == "all":
+            return words
         if not words or len(set(words)) != len(words):
             raise ValueError("words must be a non-empty list of new words without repeats, e.g. [backward, follow, forward]")
         return words

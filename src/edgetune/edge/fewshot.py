@@ -67,13 +67,15 @@ def layer_size(params: FewshotParams, table_path: Path) -> tuple[int, str]:
     return int(value), f"{table_path} plateau_neurons_per_class"
 
 
-def chosen_words(words: list[str], new: KwsDataset, old_classes: np.ndarray, origin: Path) -> KwsDataset:
-    """The new words of ``fewshot.words`` only, relabelled 0..len(words)-1 in that order."""
+def chosen_words(words: list[str] | str, new: KwsDataset, old_classes: np.ndarray, origin: Path) -> KwsDataset:
+    """The new words of ``fewshot.words`` only (``all``: every one, in the file's order), relabelled
+    0..len(words)-1 in that order."""
     known = new.classes.tolist()
+    words = known if words == "all" else words
     for word in words:
         if word not in known:
             where = " (an old class: the edge layer already knows it)" if word in old_classes.tolist() else ""
-            raise EdgetuneError(f"fewshot.words: {word!r} is not in the new-words set {known} of {origin}{where}")
+            raise EdgetuneError(f"fewshot.words: {word!r} is not among the new classes {known} of {origin}{where}")
     relabel = np.full(len(known), -1, np.int32)
     relabel[[known.index(w) for w in words]] = np.arange(len(words), dtype=np.int32)
     keep = {s: relabel[getattr(new, f"y_{s}")] >= 0 for s in ("train", "val")}
@@ -99,8 +101,8 @@ def draw_shots(y: np.ndarray, words: list[str], k: int, seed: int) -> np.ndarray
     for w, word in enumerate(words):
         own = np.flatnonzero(y == w)
         if k > len(own):
-            raise EdgetuneError(f"fewshot.shots: {k} shots, but new word {word!r} has only {len(own)} training "
-                                "samples; lower the value or give the word more samples")
+            raise EdgetuneError(f"fewshot.shots: {k} shots, but new class {word!r} has only {len(own)} training "
+                                "samples; lower the value or give the class more samples")
         picked.append(own[np.random.default_rng([seed, SHOTS_STREAM, w]).permutation(len(own))[:k]])
     flat = np.concatenate(picked)
     return flat[np.random.default_rng([seed, ORDER_STREAM, k]).permutation(len(flat))]
@@ -210,20 +212,21 @@ def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data
         return {"available": False, "reason": new}
     old = load_spikes(spikes_path)
     new = chosen_words(p.words, new, old.classes, Path(new_words_path))
+    words = new.classes.tolist()
     for k in p.shots:  # every shot count checked before anything is trained
-        draw_shots(new.y_train, p.words, k, p.seeds[0])
+        draw_shots(new.y_train, words, k, p.seeds[0])
     npc, npc_source = layer_size(p, Path(table_path))
     num_weights = edge.load_num_weights(weights_path)
     forward_start = time.perf_counter()
     new_x = forward_new(new, Path(extractor_path), old.width, params.spikes.batch_size)
     forward_seconds = time.perf_counter() - forward_start
     runs = measure(p, params.table.learning_competition, num_weights, npc, old, new, new_x)
-    rows = summarise(runs, p.shots, p.words)
+    rows = summarise(runs, p.shots, words)
     result = {
-        "available": True, "words": p.words, "old_classes": old.num_classes, "neurons_per_class": npc,
+        "available": True, "words": words, "old_classes": old.num_classes, "neurons_per_class": npc,
         "neurons_per_class_from": npc_source, "num_weights": num_weights,
         "learning_competition": params.table.learning_competition, "seeds": list(p.seeds),
-        "new_train_samples": {w: int(np.sum(new.y_train == i)) for i, w in enumerate(p.words)},
+        "new_train_samples": {w: int(np.sum(new.y_train == i)) for i, w in enumerate(words)},
         "new_val_samples": int(len(new.y_val)), "old_val_samples": int(len(old.y_val)),
         "interval": stats.INTERVAL_NAME, "rows": rows, "runs": runs,
     }
