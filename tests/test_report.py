@@ -89,7 +89,9 @@ def test_report_fills_every_section_from_the_stages_outputs(reported):
     assert "Running stage 'report'" in out
     md = (root / "report" / "report.md").read_text()
     # a user file without the optional new_* fields: no new words, and the report says why
-    assert "## 8. New words on the device: k shots each\n\nNot measured: data.path = 'inputs/kws.npz' has no new words" in md
+    assert ("## 8. New words on the device: k shots each\n\nNot measured: data.path = 'inputs/kws.npz' has no new "
+            "classes to learn with k shots (the optional fields new_x_train, new_y_train, new_x_val, new_y_val, "
+            "new_classes)") in md
     data, spikes, w = (read_json(root, f"metrics/{n}.json") for n in ("data", "spikes", "weights"))
     sweep, table = read_json(root, "metrics/sweep.json"), read_json(root, "metrics/table.json")
     table_time = read_json(root, "metrics/time/table.json")

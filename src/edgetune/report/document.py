@@ -28,6 +28,7 @@ from edgetune.report.answer_text import factor_answer_lines, knee_answer_lines
 from edgetune.report.answers import answer_factor, answer_knees
 from edgetune.report.formats import FIGURES, image, num, pct, pct_pm
 from edgetune.report.inputs import INPUTS, check_inputs, load_csv, load_json, need
+from edgetune.report.terms import terms_of
 from edgetune.report.sections import (data_section, extractor_section, spikes_section, sweep_section, table_section,
                                       weights_section)
 
@@ -70,6 +71,7 @@ def build_markdown(root: Path) -> tuple[str, dict]:
     knees = answer_knees(sw, t, tm)
     plateau = knees[0].plateau
     matrices = report_confusion.load({key: root / INPUTS[key].path for key in report_confusion.MATRICES})
+    terms = terms_of(data)
     stale = stale_num_weights(w, sw, t)
     warnings = conditions.sanity_warnings(sp, t, stale)
     lines = [
@@ -91,18 +93,18 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         "",
         *([*conditions.warning_lines([stale]), ""] if stale else []),
         *data_section(data),
-        *extractor_section(ext),
+        *extractor_section(ext, terms),
         *conditions.identity_lines(ident, spread),
         *spikes_section(sp),
         *weights_section(w, curve),
         *sweep_section(sw, stems),
         *table_section(t, tm),
-        *report_confusion.section(matrices, image),
+        *report_confusion.section(matrices, image, terms.items),
         "## 7. The two questions the tutorial leaves open",
         "",
         *factor_answer_lines(factor),
         *knee_answer_lines(knees, t, tm),
-        *fewshot_section(root),
+        *fewshot_section(root, terms),
         "## Inputs",
         "",
         "Read from this run (`dvc repro report` rewrites the report when any of them changes):",

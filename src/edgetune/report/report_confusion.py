@@ -29,8 +29,8 @@ def load(paths: dict[str, Path]) -> dict[str, confusion.Matrix | None]:
     return out
 
 
-def section(matrices: dict[str, confusion.Matrix | None], image) -> list[str]:
-    lines = ["## Which words are confused", "",
+def section(matrices: dict[str, confusion.Matrix | None], image, items: str = "words") -> list[str]:
+    lines = [f"## Which {items} are confused", "",
              "Validation set, one row per actual class, each row normalised (where that class's samples went). "
              "`dvc plots show` draws the same CSVs with DVC's `confusion` and `confusion_normalized` templates.", ""]
     for key, (what, figure) in MATRICES.items():

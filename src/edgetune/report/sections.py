@@ -10,12 +10,14 @@ from edgetune.edge import chance, hardware
 from edgetune.edge.table_markdown import check_sentence
 from edgetune.report.formats import image, md_table, num, pct, pct_pm, points_pm
 from edgetune.report.inputs import need
+from edgetune.report.terms import Terms, terms_of
 
 
 def data_section(data: dict) -> list[str]:
     counts = need(data, "counts", "data")
     samples = need(data, "samples", "data")
     voices = data.get("voices") or {}
+    terms = terms_of(data)
     classes = sorted(set(counts.get("train", {})) | set(counts.get("val", {})))
 
     def per_class(split: str) -> str:
@@ -26,17 +28,18 @@ def data_section(data: dict) -> list[str]:
         v = voices.get(split)
         return "not recorded" if v is None else str(v)
 
+    shape = "" if terms.speech else f" of shape {tuple(need(data, 'sample_shape', 'data'))}"
+    rows = [["samples", samples["train"], samples["val"]], ["samples per class", per_class("train"), per_class("val")]]
+    if terms.speech or any(v is not None for v in voices.values()):
+        label = "voices (speakers)" if terms.speech else "groups (speaker_train, speaker_val)"
+        rows.append([label, voices_of("train"), voices_of("val")])
     return [
         "## 1. Data",
         "",
         f"Source **{need(data, 'source', 'data')}**: {need(data, 'num_classes', 'data')} classes, "
-        f"{samples['train']} training and {samples['val']} validation samples.",
+        f"{samples['train']} training and {samples['val']} validation samples{shape}.",
         "",
-        *md_table(["", "train", "validation"], [
-            ["samples", samples["train"], samples["val"]],
-            ["samples per class", per_class("train"), per_class("val")],
-            ["voices (speakers)", voices_of("train"), voices_of("val")],
-        ]),
+        *md_table(["", "train", "validation"], rows),
         "Classes: " + ", ".join(f"`{c}`" for c in classes) + ".",
         "",
         *regime_lines(data.get("val_regime")),
@@ -60,7 +63,7 @@ def regime_lines(regime: dict | None) -> list[str]:
             "the regimes agree.", ""]
 
 
-def extractor_section(ext: dict) -> list[str]:
+def extractor_section(ext: dict, terms: Terms = Terms(speech=True)) -> list[str]:
     """Every key read with need(): a key the extractor stage renames fails here, not as "n/a"."""
     def get(key: str):
         return need(ext, key, "extractor")
@@ -95,8 +98,8 @@ def extractor_section(ext: dict) -> list[str]:
     ]
     by_voice = ext.get("akida_val_accuracy_by_voice")  # only where the dataset records voices
     if by_voice:
-        lines += ["The Akida model's validation accuracy by voice group (held-out voices):", "",
-                  *md_table(["voices", "accuracy", "samples"],
+        lines += [f"The Akida model's validation accuracy by {terms.groups[:-1]} group (held-out {terms.groups}):", "",
+                  *md_table([terms.groups, "accuracy", "samples"],
                             [[name, pct(v["accuracy"]), v["samples"]] for name, v in sorted(by_voice.items())])]
     return lines
 
