@@ -56,7 +56,7 @@ def test_spikes_refuse_non_binary_values_and_missing_file(tmp_path):
 
 
 def test_dataset_round_trip_and_clear_errors(tmp_path):
-    from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
+    from edgetune.dataset import MFCC_SHAPE, KwsDataset, load_dataset, save_dataset, validate
 
     rng = np.random.default_rng(0)
     ds = KwsDataset(
@@ -70,8 +70,12 @@ def test_dataset_round_trip_and_clear_errors(tmp_path):
     assert back.y_train.dtype == np.int32
     with pytest.raises(EdgetuneError, match=r"f.npz: y_train: class\(es\) \['b'\] have no sample"):
         validate(KwsDataset(ds.x_train, np.zeros(10, int), ds.x_val, ds.y_val, ds.classes), "f.npz")
-    with pytest.raises(EdgetuneError, match=r"f.npz: x_train: shape \(10, 49, 11, 1\)"):
-        validate(KwsDataset(np.zeros((10, 49, 11, 1)), ds.y_train, ds.x_val, ds.y_val, ds.classes), "f.npz")
+    wide = KwsDataset(np.zeros((10, 49, 11, 1), np.uint8), ds.y_train, ds.x_val, ds.y_val, ds.classes)
+    with pytest.raises(EdgetuneError, match=r"^f.npz: x_train: shape \(10, 49, 11, 1\), expected \(N, 49, 10, 1\) MFCC"):
+        validate(wide, "f.npz", MFCC_SHAPE)  # a KWS source
+    with pytest.raises(EdgetuneError, match=r"^f.npz: x_val: samples of shape \(49, 10, 1\), where x_train's are "
+                                            r"\(49, 11, 1\); both splits need samples of one shape$"):
+        validate(wide, "f.npz")  # a user's file: any shape, the same in both splits
     with pytest.raises(EdgetuneError, match="labels span 0..5"):
         validate(KwsDataset(ds.x_train, np.array([0, 1, 5] + [0] * 7), ds.x_val, ds.y_val, ds.classes), "f.npz")
 
