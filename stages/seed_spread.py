@@ -10,12 +10,13 @@ experiments already run (``--baseline``: the commit they ran on; default HEAD).
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune import cli, seed_spread  # noqa: E402
+from edgetune import cli, cluster, seed_spread  # noqa: E402
 from edgetune.atomic import write_json  # noqa: E402
 
 
@@ -29,7 +30,12 @@ def main(argv=None) -> int:
     parser.add_argument("--metrics", default="metrics/extractor.json")
     parser.add_argument("--keys", nargs="+", default=list(seed_spread.EXTRACTOR_KEYS))
     parser.add_argument("--percent", action="store_true", help="print values × 100 (always for the extractor's keys)")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2, help="local queue: runs at a time")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=os.environ.get(cluster.SCHEDULER_ENV),
+                        help=f"a Dask scheduler (default: ${cluster.SCHEDULER_ENV}): the runs go to its workers "
+                        "instead of this machine's queue (docs/cluster.md)")
+    parser.add_argument("--git-remote", default="origin", help="with --cluster: the git remote the workers clone")
+    parser.add_argument("--cluster-timeout", type=float, default=10.0, help="seconds to reach the scheduler")
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="how often `dvc queue status` is asked (each ask costs ≈ 1 s of CPU)")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument("--baseline", default="HEAD", help="with --collect-only: the commit the experiments ran on")
@@ -44,7 +50,14 @@ def main(argv=None) -> int:
         names = [arm.experiment(s) for arm in arms for s in arm.seeds]
         # the commit they are queued on, read back even if HEAD moves while they run
         baseline = seed_spread.commit_of(repo, args.baseline)
-        if not args.collect_only:
+        if not args.collect_only and args.cluster:
+            cluster.check_pushed(repo, args.git_remote, baseline)
+            where = cluster.remotes(repo, args.git_remote)
+            specs = [{**where, "name": arm.experiment(s), "commit": baseline,
+                      "args": seed_spread.run_args(arm, s, args.target, args.seed_param)} for arm in arms for s in arm.seeds]
+            cluster.run_experiments(args.cluster, specs, args.cluster_timeout)
+            cluster.pull(repo, args.git_remote, names)
+        elif not args.collect_only:
             for arm in arms:
                 seed_spread.queue(repo, arm, args.target, args.seed_param)
             seed_spread.run_queue(repo, names, args.jobs, args.poll_seconds)

@@ -49,11 +49,15 @@ def _run(cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
+def run_args(arm: Arm, seed: int, target: str, seed_param: str) -> list[str]:
+    """``-S`` overrides and the target of one run (after ``dvc exp run [--queue] -n NAME``)."""
+    return [*(a for s in (f"{seed_param}={seed}", *arm.sets) for a in ("-S", s)), target]
+
+
 def queue(repo: Path, arm: Arm, target: str, seed_param: str) -> None:
     """Queue one experiment per seed, up to ``target``."""
     for seed in arm.seeds:
-        overrides = [a for s in (f"{seed_param}={seed}", *arm.sets) for a in ("-S", s)]
-        _run(repo, "dvc", "exp", "run", "--queue", "-n", arm.experiment(seed), *overrides, target)
+        _run(repo, "dvc", "exp", "run", "--queue", "-n", arm.experiment(seed), *run_args(arm, seed, target, seed_param))
 
 
 def busy(repo: Path, names: list[str]) -> list[str]:
