@@ -112,6 +112,7 @@ SLOWEST_FIRST = (
     "test_online_e2e.py",  # ≈ 60 s
     "test_cpu_independence.py",  # ≈ 60 s (the tiny pipeline twice)
     "test_your_data.py",  # ≈ 40 s (a cnn2snn extractor, then every stage)
+    "test_cluster.py",  # ≈ 50 s (a loopback Dask cluster, a worker killed mid-run)
     "test_seed_spread.py",  # ≈ 40 s (two rounds of queued toy experiments)
     "test_table.py", "test_download_faults.py", "test_remote.py", "test_weights_stage.py",  # ≈ 30 s each
     "test_levers_extractor.py", "test_fetch_stage.py", "test_sweep.py", "test_fewshot.py",
