@@ -121,7 +121,7 @@ def test_runs_go_to_the_workers_and_a_killed_workers_run_completes_on_another(dv
     assert again == out
 
 
-def test_a_worker_without_the_venv_and_an_unreachable_scheduler_are_one_line_each(dvc_project, tmp_path, cluster):
+def test_a_worker_without_the_venv_an_unpushed_commit_and_an_unreachable_scheduler_are_one_line_each(dvc_project, tmp_path, cluster):
     project = shared_project(dvc_project, tmp_path)
     cluster.worker("bare", path="/usr/bin:/bin")
     cluster.wait_for(1)
@@ -131,6 +131,14 @@ def test_a_worker_without_the_venv_and_an_unreachable_scheduler_are_one_line_eac
     assert re.fullmatch(r"edgetune seed-spread: error: experiment four-s1: worker on \S+ \(pid \d+\): no `dvc` on its "
                         r"PATH; start the worker from the project's venv \(PATH=\.venv/bin:\$PATH dask worker …, "
                         r"docs/cluster\.md\)\n", proc.stderr), proc.stderr
+    project.run("git", "commit", "-q", "--allow-empty", "-m", "not pushed")
+    head = project.run("git", "rev-parse", "HEAD").stdout.strip()
+    proc = project.run("python", "stages/seed_spread.py", "--cluster", cluster.address, *SPREAD, "--seeds", "1",
+                       "--arm", "four", check=False)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"edgetune seed-spread: error: commit {head[:12]} is on no branch of the git remote 'origin', which the "
+        "workers clone: git push origin it first\n")
+    project.run("git", "push", "-q", "origin", "HEAD:refs/heads/main")
     nowhere = f"tcp://127.0.0.1:{free_port()}"
     proc = project.run("python", "stages/seed_spread.py", "--cluster", nowhere, "--cluster-timeout", "2", *SPREAD,
                        "--seeds", "1", "--arm", "four", check=False)
