@@ -22,11 +22,8 @@ IDENTITY_JSON = "results/extractor_identity.json"
 
 def file_md5(path: str | Path) -> str:
     """The md5 DVC records for a file (``dvc.lock``), so the two can be compared by eye."""
-    digest = hashlib.md5()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def cpu_name() -> str:
