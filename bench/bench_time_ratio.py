@@ -26,7 +26,7 @@ from run_all import bench_env  # stages call plain `python`: this venv's first o
 REPO = Path(__file__).resolve().parents[1]
 INPUTS = ("data/kws.npz", "data/spikes.npz", "models/extractor.fbz", "metrics/weights.json")
 TARGET_DEVIATION = 0.03
-BEFORE = "4a51256"  # one whole-model fit per value, timed once: the column issue 10 found noisy
+BEFORE = "4a51256"  # one whole-model fit per value, timed once: a noisy column
 
 
 def clone_with_inputs(repo: Path, rev: str, dest: Path) -> Path:

@@ -1,7 +1,7 @@
 """Run every benchmark and write ``bench/results.md`` (``make bench``).
 
 1. Each ``bench/bench_*.py`` script, its output kept verbatim (they print their own ratios).
-2. The pipeline's own figures (issue 7), on a fresh ``git clone`` of the committed HEAD, so the
+2. The pipeline's own figures, on a fresh ``git clone`` of the committed HEAD, so the
    DVC cache is empty and nothing of this checkout's runs is reused:
    - cold reproduction of the default: every stage of ``dvc.yaml`` in dependency order, one
      ``dvc repro --single-item --force STAGE`` each, so each gets its own wall time and peak RSS;
@@ -12,8 +12,8 @@
    of the stage's tree (DVC itself, the stage's python, or one of its workers) — stdlib, no
    /usr/bin/time output to parse.
 
-Targets (issue 7): cold ≤ 15 min on 2 cores, no-op ≤ 3 s, every stage ≤ 2 GB peak RSS; (issue 12)
-the hardware stage's mapping ≤ 10 % of the table's stages (its items + the aggregator).
+Targets: cold ≤ 15 min on 2 cores, no-op ≤ 3 s, every stage ≤ 2 GB peak RSS; the hardware
+stage's mapping ≤ 10 % of the table's stages (its items + the aggregator).
 Works with whatever stages ``dvc.yaml`` has; a change whose param no stage reads is reported
 as such.
 """
@@ -42,7 +42,7 @@ REPO = BENCH_DIR.parent
 TARGET_COLD_S = 15 * 60
 TARGET_NOOP_S = 3.0
 TARGET_RSS_MB = 2048.0
-TARGET_MAPPING_SHARE = 0.10  # issue 12: mapping adds at most 10 % to the table's cost
+TARGET_MAPPING_SHARE = 0.10  # mapping adds at most 10 % to the table's cost
 
 
 @dataclass

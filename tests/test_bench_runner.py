@@ -33,7 +33,7 @@ def test_run_all_writes_pipeline_and_script_results(dvc_project, tmp_path):
     stage_rows = re.findall(r"^\| (toy|other|summary) \| ([\d.]+) s \| [\d.]+ \| (\d+) MB \| 0 \|$", results, re.M)
     assert [name for name, _, _ in stage_rows][-1] == "summary" and {n for n, _, _ in stage_rows} == {"toy", "other", "summary"}
     assert all(float(secs) > 0 and int(rss) > 10 for _, secs, rss in stage_rows), stage_rows
-    # The summary table, with ratios to issue 7's targets.
+    # The summary table, with ratios to the targets.
     assert re.search(r"^\| cold `dvc repro` \(sum of the stages\) \| [\d.]+ s \| 15 min \| [\d.]+ \| ok \|$", results, re.M)
     assert re.search(r"^\| no-op `dvc repro` \(median of 1\) \| [\d.]+ s \| 3 s \| [\d.]+ \| ", results, re.M)
     assert re.search(r"^\| largest peak RSS \(stage `\w+`\) \| \d+ MB \| 2 GB \| [\d.]+ \| ok \|$", results, re.M)

@@ -1,4 +1,4 @@
-"""Data levers of issue 11: data.voice_perturbation (training clips only) and data.val_snr_db (validation noise)."""
+"""Data levers: data.voice_perturbation (training clips only) and data.val_snr_db (validation noise)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_generated_dataset_keeps_the_voices_disjoint_with_perturbation():
 
 
 def test_val_snr_db_default_and_checks():
-    assert DataParams().val_snr_db == [20.0, 35.0]  # the default since issue 11; [0, 35] = training's range
+    assert DataParams().val_snr_db == [20.0, 35.0]  # the default; [0, 35] = the widest range
     for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
         with pytest.raises(Exception, match="data.val_snr_db"):
             parse_params({"data": {"val_snr_db": bad}})
@@ -120,7 +120,7 @@ def test_cmn_applies_to_every_synthesised_split_and_is_recorded():
 def test_train_snr_db_default_checks_and_moves_only_the_training_clips_noise():
     from edgetune.data import augment
 
-    assert DataParams().train_snr_db == [20.0, 35.0]  # validation's range, the default since issue 11's third round
+    assert DataParams().train_snr_db == [20.0, 35.0]  # validation's range, the default
     for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
         with pytest.raises(Exception, match="data.train_snr_db"):
             parse_params({"data": {"train_snr_db": bad}})

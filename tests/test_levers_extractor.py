@@ -1,4 +1,4 @@
-"""The extractor levers of issue 11 (SpecAugment, activation ranges, distillation) on a tiny DS-CNN."""
+"""The extractor levers (SpecAugment, activation ranges, distillation) on a tiny DS-CNN."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fake_kws import make_fake_kws
 
 def test_levers_default_off_and_bounded():
     p = ExtractorParams()
-    assert (p.specaugment, p.activation_quantile, p.distillation) == (0, 0.999, 0.0)  # the quantile: on since issue 11
+    assert (p.specaugment, p.activation_quantile, p.distillation) == (0, 0.999, 0.0)  # the quantile: on by default
     for key, bad in (("specaugment", -1), ("activation_quantile", 1.0), ("distillation", 1.5)):
         with pytest.raises(Exception, match=f"extractor.{key}"):
             parse_params({"extractor": {key: bad}})

@@ -50,8 +50,8 @@ class DataParams(Section):
     # validation speech clips: noise this far below the speech, uniform [low, high] dB (the 10 %
     # near-clean clips stay at 40–50 dB); training's own range is train_snr_db
     val_snr_db: list[float] = Field(default_factory=lambda: [20.0, 35.0])
-    # training speech clips: the same for training's noise ([0, 35]: the range before issue 11's
-    # third round; [20, 35], validation's, trains a better float model — docs/levers.md)
+    # training speech clips: the same for training's noise ([20, 35], validation's, trains a better
+    # float model than [0, 35] — docs/levers.md)
     train_snr_db: list[float] = Field(default_factory=lambda: [20.0, 35.0])
     # cepstral mean normalisation: each clip's MFCC minus its own mean over time, per coefficient
     cmn: bool = True

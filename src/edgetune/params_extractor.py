@@ -33,7 +33,7 @@ class ExtractorParams(Section):
     augment_shift: Annotated[int, Field(ge=0, le=24)] = 4  # max time shift in frames (20 ms each); 0 = none
     augment_noise: Annotated[float, Field(ge=0)] = 12.0  # Gaussian noise std in uint8 levels; 0 = none
     firing_target: Annotated[float, Field(gt=0, lt=1)] = 0.3
-    # Levers of issue 11 (activation_quantile on by default since; the others off):
+    # Levers measured in docs/levers.md (activation_quantile on by default; the others off):
     # SpecAugment on the training MFCC: this many time masks and as many coefficient masks per sample
     specaugment: Annotated[int, Field(ge=0, le=4)] = 0
     # before quantizing, scale each 4-bit ReLU's input so this quantile of its positive values

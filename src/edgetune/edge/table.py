@@ -268,7 +268,7 @@ def run(params_path: str | Path = "params.yaml", results_dir: str | Path = RESUL
         per_class_csv: str | Path = PER_CLASS_CSV, png: str | Path = PNG,
         hardware_metrics: str | Path | None = None) -> dict:
     t, tm, per_class = build_table(load_params(params_path).table, results_dir)
-    if hardware_metrics is not None:  # the hardware stage's columns (issue 12)
+    if hardware_metrics is not None:  # the hardware stage's columns
         t = hardware.merge_into_table(t, hardware_metrics)
     acc, times = plot_frames(t, tm)
     write_json(metrics, t)
