@@ -23,9 +23,9 @@ from pathlib import Path
 from edgetune.errors import EdgetuneError
 
 SCHEDULER_ENV = "EDGETUNE_DASK_SCHEDULER"  # the scheduler's address, e.g. tcp://10.0.0.5:8786
-WORKER_DIR_ENV = "EDGETUNE_WORKER_DIR"  # where a worker keeps its clones and its DVC cache
 
 # $1 name, $2 commit, $3 git remote URL, $4 DVC remote name, $5 its URL, then `dvc exp run`'s -S … target.
+# EDGETUNE_WORKER_DIR, in the worker's environment: where it keeps its clones and its DVC cache.
 # Each run in a clone of its own, removed after; the DVC cache kept across the worker's runs; a rerun
 # (its first worker died) pushes with --force, so an experiment is never on the remote twice.
 WORKER_SCRIPT = r"""

@@ -63,6 +63,10 @@ def conditions_sentence(ident: dict, ext: dict, spread: dict) -> str:
             f"{made_text(ident)}{seed_text}{own}; {spread_text(ident, spread)}.")
 
 
+def zero_spike_warning(zero: int) -> str:
+    return f"{zero} sample(s) produce no spike at all: edge learning can neither learn nor classify them"
+
+
 def sanity_warnings(sp: dict, t: dict, stale: str | None) -> list[str]:
     """Every warning a section raises, each one sentence."""
     out = []
@@ -70,7 +74,7 @@ def sanity_warnings(sp: dict, t: dict, stale: str | None) -> list[str]:
         out.append(stale)
     zero = (sp.get("overall") or {}).get("zero_spike_samples")
     if zero:
-        out.append(f"{zero} sample(s) produce no spike at all: edge learning can neither learn nor classify them")
+        out.append(zero_spike_warning(zero))
     near = chance.warning(need(t, "best_val_accuracy", "table"), need(t, "table_num_classes", "table"))
     if near:
         out.append(near)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from edgetune.edge import chance, hardware
 from edgetune.edge.table_markdown import check_sentence
+from edgetune.report.conditions import zero_spike_warning
 from edgetune.report.formats import image, md_table, num, pct, pct_pm, points_pm
 from edgetune.report.inputs import need
 from edgetune.report.terms import Terms, terms_of
@@ -127,7 +128,7 @@ def spikes_section(sp: dict) -> list[str]:
     ]
     zero = splits["all"].get("zero_spike_samples")
     if zero:
-        lines += [f"**{zero} sample(s) produce no spike at all:** edge learning can neither learn nor classify them.", ""]
+        lines += [f"**Warning:** {zero_spike_warning(zero)}.", ""]
     if len(ordered) > 6:
         low = ", ".join(f"`{c}` {num(m)}" for c, m in ordered[:3])
         high = ", ".join(f"`{c}` {num(m)}" for c, m in ordered[::-1][:3])
