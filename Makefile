@@ -59,7 +59,7 @@ bench: setup
 # BASE's cached outputs (plots/table.png, report/figures/…) are fetched from the remote first.
 review: setup
 	@[ -n "$(BASE)" ] || { echo "usage: make review BASE=<git ref>, e.g. BASE=HEAD~1 or BASE=origin/main" >&2; exit 2; }
-	$(BIN)/python stages/review.py --base "$(BASE)"
+	$(BIN)/python tools/review.py --base "$(BASE)"
 
 # Only after changing a version pinned in assets/plots/package.json (needs Node + npm); the
 # template it writes is committed, so nothing else needs Node.

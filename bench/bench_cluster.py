@@ -3,7 +3,7 @@
 A toy pipeline (the tests' own) whose stage holds ``HOLD`` seconds stands for a run's own work. A
 scheduler and workers run on 127.0.0.1, each worker with its own directory, clones and DVC cache;
 a bare git remote and a DVC remote directory stand for the shared ones. Each case is the whole
-`python stages/seed_spread.py` command (submit, runs, `dvc exp pull`, table), timed on the wall
+`python tools/seed_spread.py` command (submit, runs, `dvc exp pull`, table), timed on the wall
 clock; the local DVC queue (`--jobs 2`) is measured beside it. Overhead per run = (wall on one
 worker − 4 × HOLD) / 4: the clone, `dvc exp run`'s own start, the push and the pull.
 
@@ -30,7 +30,7 @@ SPREAD = ["--target", "toy", "--seed-param", "toy.gain", "--metrics", "metrics/t
 
 def timed_spread(root: Path, *extra: str, env: dict | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run([str(VENV_BIN / "python"), "stages/seed_spread.py", *SPREAD, *extra], cwd=root, check=True,
+    subprocess.run([str(VENV_BIN / "python"), "tools/seed_spread.py", *SPREAD, *extra], cwd=root, check=True,
                    env={**project_env(), **(env or {})}, capture_output=True)
     return time.perf_counter() - start
 

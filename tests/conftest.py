@@ -21,7 +21,7 @@ VENV_BIN = Path(sys.executable).parent
 # What a pipeline copy needs; tests/, bench/ and docs stay behind.
 # assets/ holds the offline plots template that .dvc/config names.
 PROJECT_PARTS = (
-    "dvc.yaml", "params.yaml", "stages", "src", "assets", ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore",
+    "dvc.yaml", "params.yaml", "stages", "tools", "src", "assets", ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore",
     "results/extractor_seeds.json",  # committed, not a stage's output: the report reads it
 )
 

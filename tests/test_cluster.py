@@ -92,7 +92,7 @@ def test_runs_go_to_the_workers_and_a_killed_workers_run_completes_on_another(dv
     cluster.worker("w2", hold_seconds=3)
     cluster.wait_for(2)
     spread = subprocess.Popen(
-        [str(VENV_BIN / "python"), "stages/seed_spread.py", "--cluster", cluster.address, *SPREAD, "--seeds", "1", "4",
+        [str(VENV_BIN / "python"), "tools/seed_spread.py", "--cluster", cluster.address, *SPREAD, "--seeds", "1", "4",
          "--arm", "four", "--arm", "five toy.points=5"], cwd=project.root, env=project_env(), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with Client(cluster.address, timeout="30s") as client:  # the test watches the scheduler; the tool does not
@@ -116,7 +116,7 @@ def test_runs_go_to_the_workers_and_a_killed_workers_run_completes_on_another(dv
     assert len([p for p in (tmp_path / "w1" / "edgetune" / "runs").iterdir() if p.is_dir()]) == 1
     assert list((tmp_path / "w2" / "edgetune" / "runs").iterdir()) == []
     # the same table as the local queue prints, from the pulled refs
-    again = project.run("python", "stages/seed_spread.py", "--collect-only", *SPREAD, "--seeds", "1", "4",
+    again = project.run("python", "tools/seed_spread.py", "--collect-only", *SPREAD, "--seeds", "1", "4",
                         "--arm", "four", "--arm", "five toy.points=5").stdout
     assert again == out
 
@@ -125,7 +125,7 @@ def test_a_worker_without_the_venv_an_unpushed_commit_and_an_unreachable_schedul
     project = shared_project(dvc_project, tmp_path)
     cluster.worker("bare", path="/usr/bin:/bin")
     cluster.wait_for(1)
-    proc = project.run("python", "stages/seed_spread.py", "--cluster", cluster.address, *SPREAD, "--seeds", "1",
+    proc = project.run("python", "tools/seed_spread.py", "--cluster", cluster.address, *SPREAD, "--seeds", "1",
                        "--arm", "four", check=False)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert re.fullmatch(r"edgetune seed-spread: error: experiment four-s1: worker on \S+ \(pid \d+\): no `dvc` on its "
@@ -133,14 +133,14 @@ def test_a_worker_without_the_venv_an_unpushed_commit_and_an_unreachable_schedul
                         r"docs/cluster\.md\)\n", proc.stderr), proc.stderr
     project.run("git", "commit", "-q", "--allow-empty", "-m", "not pushed")
     head = project.run("git", "rev-parse", "HEAD").stdout.strip()
-    proc = project.run("python", "stages/seed_spread.py", "--cluster", cluster.address, *SPREAD, "--seeds", "1",
+    proc = project.run("python", "tools/seed_spread.py", "--cluster", cluster.address, *SPREAD, "--seeds", "1",
                        "--arm", "four", check=False)
     assert proc.returncode == 2 and proc.stderr == (
         f"edgetune seed-spread: error: commit {head[:12]} is on no branch of the git remote 'origin', which the "
         "workers clone: git push origin it first\n")
     project.run("git", "push", "-q", "origin", "HEAD:refs/heads/main")
     nowhere = f"tcp://127.0.0.1:{free_port()}"
-    proc = project.run("python", "stages/seed_spread.py", "--cluster", nowhere, "--cluster-timeout", "2", *SPREAD,
+    proc = project.run("python", "tools/seed_spread.py", "--cluster", nowhere, "--cluster-timeout", "2", *SPREAD,
                        "--seeds", "1", "--arm", "four", check=False)
     assert proc.returncode == 2 and proc.stderr == (
         f"edgetune seed-spread: error: EDGETUNE_DASK_SCHEDULER / --cluster {nowhere}: no Dask scheduler answered "

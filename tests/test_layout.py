@@ -84,6 +84,11 @@ def test_dvc_yaml_deps_exist_and_never_reach_a_later_phase():
     assert not problems, "\n".join(problems)
 
 
+def test_stages_holds_the_dvc_stages_scripts_and_nothing_else():
+    commands = " ".join(str(spec["cmd"]) for spec in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].values())
+    assert {p.name for p in (REPO / "stages").glob("*.py")} == set(re.findall(r"stages/(\w+\.py)", commands))
+
+
 @pytest.fixture(scope="module")
 def locked(tmp_path_factory) -> DvcProject:
     """A project copy with the committed dvc.lock (no outputs: only the code deps matter here)."""

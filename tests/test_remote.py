@@ -58,7 +58,7 @@ def test_fresh_clone_pulls_every_output_and_reviews_both_sides_of_cached_figures
     assert ran_stages(repro) == [] and "Data and pipelines are up to date." in repro, repro
 
     # Its cache holds HEAD's figure only; the review fetches HEAD~1's and shows both sides.
-    other.run("python", "stages/review.py", "--base", "HEAD~1")
+    other.run("python", "tools/review.py", "--base", "HEAD~1")
     report = (other.root / "review" / "report.md").read_text()
     section = report.split(f"### `{SVG}`")[1].split("###")[0]
     images = dict(re.findall(rf"!\[{re.escape(SVG)} at ([^\]]+)\]\(([^)]+)\)", section))

@@ -24,7 +24,7 @@ def test_review_reports_params_metrics_and_both_sides_plots(dvc_project):
     project.run("dvc", "repro")
     project.commit("gain 3")
 
-    proc = project.run("python", "stages/review.py", "--base", "HEAD~1")
+    proc = project.run("python", "tools/review.py", "--base", "HEAD~1")
     report = (project.root / "review" / "report.md").read_text()
 
     assert report.startswith("# Review: `HEAD~1`")
@@ -48,7 +48,7 @@ def test_review_reports_params_metrics_and_both_sides_plots(dvc_project):
 
 
 def test_review_rejects_an_unknown_base(dvc_project):
-    proc = dvc_project.run("python", "stages/review.py", "--base", "no-such-branch", check=False)
+    proc = dvc_project.run("python", "tools/review.py", "--base", "no-such-branch", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("edgetune review: error: BASE='no-such-branch'")
     assert "Traceback" not in proc.stderr

@@ -1,4 +1,4 @@
-"""stages/seed_spread.py for real: queued DVC experiments of the toy pipeline, read back from their refs."""
+"""tools/seed_spread.py for real: queued DVC experiments of the toy pipeline, read back from their refs."""
 
 import hashlib
 import json
@@ -14,7 +14,7 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
     project.run("dvc", "repro")
     project.commit("baseline")
     try:
-        proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
+        proc = project.run("python", "tools/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
                            "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total",
                            "--arm", "four", "--arm", "five toy.points=5", "--poll-seconds", "1", timeout=600)
     finally:
@@ -30,12 +30,12 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
     assert f"| five − four | paired | +{gap.mean:.1f} ± {gap.half_width:.1f} (within noise) |" in table, table
     # the experiments stay, named per arm and seed, and the workspace keeps the committed params
     assert "gain: 2" in (project.root / "params.yaml").read_text()
-    again = project.run("python", "stages/seed_spread.py", "--collect-only", "--target", "toy", "--seed-param",
+    again = project.run("python", "tools/seed_spread.py", "--collect-only", "--target", "toy", "--seed-param",
                         "toy.gain", "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total",
                         "--arm", "four", "--arm", "five toy.points=5")
     assert again.stdout == table
     # --record: the first arm's runs, what they ran on, and their summary, for the report to read
-    project.run("python", "stages/seed_spread.py", "--collect-only", "--target", "toy", "--seed-param", "toy.gain",
+    project.run("python", "tools/seed_spread.py", "--collect-only", "--target", "toy", "--seed-param", "toy.gain",
                 "--seeds", "1", "4", "--metrics", "metrics/toy.json", "--keys", "total", "--arm", "four",
                 "--record", "results/spread.json")
     doc = json.loads((project.root / "results/spread.json").read_text())
@@ -52,7 +52,7 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
     set_code_version(project, 2)
     project.commit("code 2")
     try:
-        proc = project.run("python", "stages/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
+        proc = project.run("python", "tools/seed_spread.py", "--target", "toy", "--seed-param", "toy.gain",
                            "--seeds", "1", "--metrics", "metrics/toy.json", "--keys", "total", "code_version",
                            "--arm", "four", "--poll-seconds", "1", timeout=600)
     finally:
@@ -62,7 +62,7 @@ def test_two_arms_over_seeds_run_as_experiments_and_compare_seed_by_seed(dvc_pro
 
 def test_a_missing_experiment_is_one_line_naming_it(dvc_project):
     project = make_toy_project(dvc_project)
-    proc = project.run("python", "stages/seed_spread.py", "--collect-only", "--arm", "base", "--seeds", "7", check=False)
+    proc = project.run("python", "tools/seed_spread.py", "--collect-only", "--arm", "base", "--seeds", "7", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert re.fullmatch(r"edgetune seed-spread: error: no experiment 'base-s7' on commit [0-9a-f]{40} .*not run.*--baseline\)\n",
                         proc.stderr), proc.stderr

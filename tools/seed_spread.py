@@ -1,9 +1,9 @@
 """A stage's metrics over several seeds, as queued DVC experiments: mean ± 95 % per arm, paired gaps.
 
-Not a DVC stage (it runs experiments of the pipeline). The extractor's figures over seeds 0–3,
+A tool, not a DVC stage: it runs experiments of the pipeline. The extractor's figures over seeds 0–3,
 the committed params against a lever (≈ 5 min per run, two at a time on 2 cores):
 
-    python stages/seed_spread.py --arm base --arm "piper data.engines=[espeak,flite,festival,piper]"
+    python tools/seed_spread.py --arm base --arm "piper data.engines=[espeak,flite,festival,piper]"
 
 Each ``--arm`` is a name, then ``-S`` overrides separated by spaces. ``--collect-only`` reads
 experiments already run (``--baseline``: the commit they ran on; default HEAD).
