@@ -17,6 +17,7 @@ from edgetune.edge import layer as edge, fewshot
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset
 from edgetune.params import DataParams, parse_params
 from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
+from edgetune.errors import EdgetuneError
 
 OLD = np.array(["_silence_", "six", "yes", "no"])
 NEW = np.array(["backward", "follow", "forward"])
@@ -179,7 +180,7 @@ def test_without_new_words_the_stage_says_why_and_the_pipeline_goes_on(tiny, tmp
 
 def test_fewshot_params_are_checked():
     assert parse_params({"fewshot": {"shots": [10, 1]}}).fewshot.shots == [1, 10]
-    with pytest.raises(Exception, match="fewshot.seeds"):
+    with pytest.raises(EdgetuneError, match=r"^params.yaml: fewshot.seeds = \[0\]: seeds must list at least 2 seeds"):
         parse_params({"fewshot": {"seeds": [0]}})
 
 

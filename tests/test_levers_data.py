@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from edgetune.data import mfcc, synthetic
 from edgetune.params import DataParams, parse_params
+from edgetune.errors import EdgetuneError
 
 WORDS = ["yes", "no", "cat"]
 
 
 def test_off_by_default_and_bounded():
     assert DataParams().voice_perturbation == 0.0
-    with pytest.raises(Exception, match="data.voice_perturbation"):
+    with pytest.raises(EdgetuneError, match=r"^params.yaml: data.voice_perturbation = 0.5: Input should be less than or equal to 0.3$"):
         parse_params({"data": {"voice_perturbation": 0.5}})
 
 
@@ -54,7 +57,7 @@ def test_generated_dataset_keeps_the_voices_disjoint_with_perturbation():
 def test_val_snr_db_default_and_checks():
     assert DataParams().val_snr_db == [20.0, 35.0]  # the default; [0, 35] = the widest range
     for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
-        with pytest.raises(Exception, match="data.val_snr_db"):
+        with pytest.raises(EdgetuneError, match=rf"^params.yaml: data.val_snr_db = {re.escape(str(bad))}: must be \[low, high\] in dB with 0 <= low <= high <= 50"):
             parse_params({"data": {"val_snr_db": bad}})
 
 
@@ -91,7 +94,7 @@ def test_generated_dataset_with_cleaner_validation_keeps_training_byte_identical
 
 def test_cmn_is_on_by_default_and_a_bool():
     assert DataParams().cmn is True
-    with pytest.raises(Exception, match="data.cmn"):
+    with pytest.raises(EdgetuneError, match=r"^params.yaml: data.cmn = 'sometimes': Input should be a valid boolean"):
         parse_params({"data": {"cmn": "sometimes"}})
 
 
@@ -122,7 +125,7 @@ def test_train_snr_db_default_checks_and_moves_only_the_training_clips_noise():
 
     assert DataParams().train_snr_db == [20.0, 35.0]  # validation's range, the default
     for bad in ([20.0], [30.0, 20.0], [-1.0, 10.0], [10.0, 60.0]):
-        with pytest.raises(Exception, match="data.train_snr_db"):
+        with pytest.raises(EdgetuneError, match=rf"^params.yaml: data.train_snr_db = {re.escape(str(bad))}: must be \[low, high\] in dB with 0 <= low <= high <= 50"):
             parse_params({"data": {"train_snr_db": bad}})
     plain = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, train_snr_db=[0, 35]))
     cleaner = synthetic.plan(DataParams(words=WORDS, clips_per_word=40, train_snr_db=[10, 40]))

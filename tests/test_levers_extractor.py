@@ -7,6 +7,7 @@ import pytest
 
 from edgetune.extractor.mfcc_augment import SPEC_COEFF_WIDTH, SPEC_TIME_WIDTH, spec_augment
 from edgetune.params import ExtractorParams, parse_params
+from edgetune.errors import EdgetuneError
 
 from fake_kws import make_fake_kws
 
@@ -14,8 +15,9 @@ from fake_kws import make_fake_kws
 def test_levers_default_off_and_bounded():
     p = ExtractorParams()
     assert (p.specaugment, p.activation_quantile, p.distillation) == (0, 0.999, 0.0)  # the quantile: on by default
-    for key, bad in (("specaugment", -1), ("activation_quantile", 1.0), ("distillation", 1.5)):
-        with pytest.raises(Exception, match=f"extractor.{key}"):
+    for key, bad, rule in (("specaugment", -1, "greater than or equal to 0"), ("activation_quantile", 1.0, "less than 1"),
+                           ("distillation", 1.5, "less than or equal to 1")):
+        with pytest.raises(EdgetuneError, match=rf"^params.yaml: extractor.{key} = {bad}: Input should be {rule}$"):
             parse_params({"extractor": {key: bad}})
 
 
