@@ -18,6 +18,7 @@ from edgetune.dataset import KwsDataset, load_dataset, save_dataset
 from edgetune.params import DataParams, parse_params
 from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
 from edgetune.errors import EdgetuneError
+from edgetune.report.report_fewshot import fewshot_section
 
 OLD = np.array(["_silence_", "six", "yes", "no"])
 NEW = np.array(["backward", "follow", "forward"])
@@ -140,6 +141,23 @@ def test_stage_writes_rows_keyed_by_shots_with_intervals_deterministically(tiny,
     assert "seconds" not in json.dumps(saved)
     again = fewshot.run(root / "params.yaml", **paths(root))
     assert again == result == saved
+
+    # the report's section, from these measured numbers: every figure written as "x ± y %" like the others
+    section = "\n".join(fewshot_section(root))
+    def pm(e: dict) -> str:
+        return f"{100 * e['mean']:.1f} ± {100 * e['ci95']:.1f} %"
+    for k, row in saved["rows"].items():
+        loss = f"{100 * row['old_loss']['mean']:.2f} ± {100 * row['old_loss']['ci95']:.2f} points"
+        assert (f"- With **{k}** shot{'s' if k != '1' else ''} per word, new words reach **{pm(row['new_accuracy'])}** "
+                f"and old classes lose **{loss}** ({pm(row['old_accuracy_before'])} → {pm(row['old_accuracy'])}).") in section
+        assert (f"| {k} | {pm(row['new_accuracy'])} | {pm(row['old_accuracy'])} | {loss} | {pm(row['new_as_old'])} | "
+                f"{pm(row['old_as_new'])} | {pm(row['old_predictions_kept'])} |") in section
+    assert f"gets `add_classes({len(NEW)})` and learns {', '.join(repr(str(w)) for w in NEW)}" in section
+    renamed = {**saved, "rows": {k: {c: v for c, v in r.items() if c != "old_loss"} for k, r in saved["rows"].items()}}
+    (root / "metrics/fewshot.json").write_text(json.dumps({"fewshot": renamed}))
+    with pytest.raises(EdgetuneError, match=r"^metrics/fewshot.json: no 'old_loss'; it is older than this code, "
+                                            r"rerun dvc repro fewshot$"):
+        fewshot_section(root)
 
 
 def error_line(capsys, root: Path, **override) -> list[str]:

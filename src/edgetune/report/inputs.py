@@ -22,6 +22,7 @@ class Input:
     path: str
     stage: str
     command: str = ""  # what writes it, where that is not `dvc repro <stage>`
+    optional: bool = False  # a pipeline without its stage leaves the report's section out
 
     @property
     def make(self) -> str:
@@ -51,6 +52,7 @@ INPUTS = {
     "table_png": Input("plots/table.png", "table"),
     "extractor_confusion": Input("plots/confusion/extractor.csv", "extractor"),
     "edge_confusion": Input("plots/confusion/edge.csv", "confusion"),
+    "fewshot": Input("metrics/fewshot.json", "fewshot", optional=True),
 }
 
 
@@ -61,7 +63,8 @@ def _missing(inp: Input, path: Path) -> str:
 
 def check_inputs(root: Path) -> None:
     """Every input present, or one error naming each missing file and the stage that writes it."""
-    missing = [_missing(inp, root / inp.path) for inp in INPUTS.values() if not (root / inp.path).exists()]
+    missing = [_missing(inp, root / inp.path) for inp in INPUTS.values()
+               if not inp.optional and not (root / inp.path).exists()]
     if missing:
         raise EdgetuneError("; ".join(missing))
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from edgetune.report.formats import pct_pm
+from edgetune.report.inputs import INPUTS, load_json, need
 from edgetune.report.terms import Terms
 
-FEWSHOT = Path("metrics/fewshot.json")
-
-
 def _pct(e: dict) -> str:
-    return f"{100 * e['mean']:.1f} % ± {100 * e['ci95']:.1f}"
+    return pct_pm(e["mean"], e["ci95"])
 
 
 def _pts(e: dict) -> str:
@@ -19,35 +17,44 @@ def _pts(e: dict) -> str:
 
 
 def fewshot_section(root: Path, terms: Terms = Terms(speech=True)) -> list[str]:
-    """Markdown lines; empty when the run has no fewshot metrics (a pipeline without the stage)."""
-    path = Path(root) / FEWSHOT
-    if not path.is_file():
+    """Markdown lines; empty when the run has no fewshot metrics (a pipeline without the stage).
+
+    Every key is read with need(): a key the stage renames is an error naming the file, not a "n/a".
+    """
+    if not (Path(root) / INPUTS["fewshot"].path).is_file():
         return []
-    f = json.loads(path.read_text()).get("fewshot", {})
+
+    def get(doc: dict, key: str):
+        return need(doc, key, "fewshot")
+
+    f = get(load_json(Path(root), "fewshot"), "fewshot")
     item, items = terms.item, terms.items
     lines = [f"## 8. New {items} on the device: k shots each", ""]
-    if not f.get("available"):
-        return lines + [f"Not measured: {f.get('reason')}", ""]
-    rows = sorted(f["rows"].items(), key=lambda item: int(item[0]))  # the JSON's keys are sorted as text
-    names = ", ".join(f"'{w}'" for w in f["words"])
+    if not get(f, "available"):
+        return lines + [f"Not measured: {get(f, 'reason')}", ""]
+    rows = sorted(get(f, "rows").items(), key=lambda kv: int(kv[0]))  # the JSON's keys are sorted as text
+    words = get(f, "words")
+    names = ", ".join(f"'{w}'" for w in words)
     never = "words the extractor never heard" if terms.speech else "classes the extractor was never trained on"
     drawn = "the new words' training voices" if terms.speech else "the new classes' training samples"
     held_out = " (held-out voices)" if terms.speech else ""
     lines += [
-        f"The trained {f['old_classes']}-class edge layer ({f['neurons_per_class']} neurons per class, from "
-        f"{f['neurons_per_class_from']}) gets `add_classes({len(f['words'])})` and learns {names} — {never} — "
-        f"through `fit` on k training samples per {item}, drawn from {drawn}. Scored on {f['new_val_samples']} "
-        f"new-{item} and {f['old_val_samples']} old-class validation samples{held_out}; mean ± 95 % t-interval "
-        f"over {len(f['seeds'])} seeds.",
+        f"The trained {get(f, 'old_classes')}-class edge layer ({get(f, 'neurons_per_class')} neurons per class, "
+        f"from {get(f, 'neurons_per_class_from')}) gets `add_classes({len(words)})` and learns {names} — {never} — "
+        f"through `fit` on k training samples per {item}, drawn from {drawn}. Scored on {get(f, 'new_val_samples')} "
+        f"new-{item} and {get(f, 'old_val_samples')} old-class validation samples{held_out}; mean ± 95 % "
+        f"t-interval over {len(get(f, 'seeds'))} seeds.",
         "",
     ]
-    for k, row in rows:
+    columns = ["new_accuracy", "old_accuracy", "old_loss", "new_as_old", "old_as_new", "old_predictions_kept"]
+    cells = {k: {c: get(row, c) for c in [*columns, "old_accuracy_before"]} for k, row in rows}
+    for k, c in cells.items():
         lines.append(f"- With **{k}** shot{'s' if k != '1' else ''} per {item}, new {items} reach "
-                     f"**{_pct(row['new_accuracy'])}** and old classes lose **{_pts(row['old_loss'])}** "
-                     f"({_pct(row['old_accuracy_before'])} → {_pct(row['old_accuracy'])}).")
+                     f"**{_pct(c['new_accuracy'])}** and old classes lose **{_pts(c['old_loss'])}** "
+                     f"({_pct(c['old_accuracy_before'])} → {_pct(c['old_accuracy'])}).")
     lines += ["", f"| shots | new {items} | old classes | old loss | new taken for old | old taken for new | "
               "old predictions kept |", "|---:|---:|---:|---:|---:|---:|---:|"]
-    for k, row in rows:
-        lines.append(f"| {k} | {_pct(row['new_accuracy'])} | {_pct(row['old_accuracy'])} | {_pts(row['old_loss'])} | "
-                     f"{_pct(row['new_as_old'])} | {_pct(row['old_as_new'])} | {_pct(row['old_predictions_kept'])} |")
+    for k, c in cells.items():
+        lines.append(f"| {k} | {_pct(c['new_accuracy'])} | {_pct(c['old_accuracy'])} | {_pts(c['old_loss'])} | "
+                     f"{_pct(c['new_as_old'])} | {_pct(c['old_as_new'])} | {_pct(c['old_predictions_kept'])} |")
     return lines + [""]
