@@ -16,7 +16,9 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 
 # Debian packages: the TTS engines the synthetic dataset speaks with; chromium, in which the tests
 # check that the plots HTML renders offline.
-APT_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts chromium
+APT_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts chromium \
+  festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv \
+  festvox-italp16k festvox-itapc16k festvox-ca-ona-hts
 SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null && echo sudo || echo MISSING))
 
 .PHONY: setup repro test bench review plots-template clean-setup

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune.data import piper_engine, tts  # noqa: E402
+from edgetune.data import festival_engine, piper_engine, tts  # noqa: E402
 from edgetune.params import TUTORIAL_WORDS  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def festival_processes(words: list[str]) -> None:
 
 
 def festival_batched(words: list[str]) -> None:
-    tts.festival_batch([tts.FestivalRequest(w, "kal_diphone", 1.0) for w in words])
+    festival_engine.festival_batch([festival_engine.FestivalRequest(w, "kal_diphone", 1.0) for w in words])
 
 
 def espeak_in_process(words: list[str]) -> None:

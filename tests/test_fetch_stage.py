@@ -7,7 +7,7 @@ import numpy as np
 from edgetune.dataset import load_dataset
 
 # every engine, piper (training only: one voice) included
-TINY = {"words": ["yes", "no"], "clips_per_word": 10, "engines": ["espeak", "flite", "festival", "piper"], "jobs": 2}
+TINY = {"words": ["yes", "no"], "clips_per_word": 10, "engines": ["espeak", "flite", "festival", "accented", "piper"], "jobs": 2}
 
 
 def test_dvc_repro_fetch_makes_a_voice_disjoint_dataset_byte_identical_on_rerun(dvc_project):

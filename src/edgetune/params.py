@@ -41,7 +41,7 @@ class DataParams(Section):
     sha256: str = ""
     words: list[str] = Field(default_factory=lambda: list(TUTORIAL_WORDS))
     clips_per_word: Annotated[int, Field(ge=2)] = 400  # per class, train + val (val ≥ 1)
-    engines: list[Literal["espeak", "flite", "festival", "piper"]] = Field(default_factory=lambda: list(ENGINES))
+    engines: list[Literal["espeak", "flite", "festival", "accented", "piper"]] = Field(default_factory=lambda: list(ENGINES))
     val_voice_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     seed: Seed = 0
     jobs: Annotated[int, Field(ge=0)] = 0  # worker processes; 0 = all cores

@@ -16,7 +16,7 @@ NEW_WORDS = ("backward", "follow", "forward")
 SILENCE = "_silence_"
 TUTORIAL_WORDS = tuple(w for w in SPEECH_COMMANDS_WORDS if w not in NEW_WORDS)
 ENGINES = ("espeak", "flite", "festival")  # the default
-ALL_ENGINES = (*ENGINES, "piper")
+ALL_ENGINES = (*ENGINES, "accented", "piper")
 TUTORIAL_NEURONS_PER_CLASS = (
     2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 70, 80, 90,
     100, 150, 200, 250, 300, 350, 400, 450, 500, 750, 1000,

@@ -30,9 +30,9 @@ from itertools import groupby
 import numpy as np
 import tqdm
 
-from edgetune.data import augment, mfcc, tts
+from edgetune.data import augment, festival_engine, mfcc, tts
 from edgetune.dataset import KwsDataset
-from edgetune.params import SILENCE, SPEECH_COMMANDS_WORDS, DataParams
+from edgetune.params import ALL_ENGINES, SILENCE, SPEECH_COMMANDS_WORDS, DataParams
 
 log = logging.getLogger("fetch")
 
@@ -40,6 +40,7 @@ CHUNK_SIZE = 64
 SPLITS = ("train", "val")
 _SILENCE_ID = len(SPEECH_COMMANDS_WORDS)  # seed component of the silence class
 _SPLIT_STREAM = 7919  # seed component of the voice split (any constant apart from word ids)
+JOINT_SPLIT_ENGINES = ("espeak", "flite", "festival")  # drawn together (flite and festival share persons)
 
 # Per-clip TTS settings, drawn from the clip's generator.
 ESPEAK_RATE_WPM = (120, 240)
@@ -87,9 +88,25 @@ def split_voices(engines: list[str], fraction: float, seed: int) -> dict[str, li
     """Hold out whole persons for val; per engine ~``fraction`` of its voices, ≥ 1 in each split."""
     by_engine = {e: tts.voices(e) for e in engines}
     # Only engines with two or more voices hold any out: a one-voice engine (piper) added to the
-    # list leaves the order, and so the held-out persons, as they were.
+    # list leaves the order, and so the held-out persons, as they were. An engine added to the
+    # first three (accented) draws its own from a stream of its own, for the same reason.
+    joint = {e: vs for e, vs in by_engine.items() if e in JOINT_SPLIT_ENGINES}
+    held_out = _held_out(joint, fraction, np.random.default_rng([seed, _SPLIT_STREAM]))
+    for e, vs in by_engine.items():
+        if e not in JOINT_SPLIT_ENGINES:
+            stream = _SPLIT_STREAM + 1 + ALL_ENGINES.index(e)
+            held_out |= _held_out({e: vs}, fraction, np.random.default_rng([seed, stream]))
+    return {
+        "train": [v for e in engines for v in by_engine[e] if v.speaker not in held_out],
+        "val": [v for e in engines for v in by_engine[e] if v.speaker in held_out],
+    }
+
+
+def _held_out(by_engine: dict[str, list[tts.Voice]], fraction: float, rng: np.random.Generator) -> set[str]:
+    """The persons held out of ``by_engine``'s voices, drawn in ``rng``'s order."""
+    engines = list(by_engine)
     persons = sorted({v.speaker for vs in by_engine.values() if len(vs) >= 2 for v in vs})
-    order = np.random.default_rng([seed, _SPLIT_STREAM]).permutation(len(persons))
+    order = rng.permutation(len(persons))
     wanted = {e: (min(max(1, round(fraction * len(vs))), len(vs) - 1) if len(vs) >= 2 else 0)
               for e, vs in by_engine.items()}
     held_out: set[str] = set()
@@ -111,10 +128,7 @@ def split_voices(engines: list[str], fraction: float, seed: int) -> dict[str, li
                 continue
             if all(count(e, trial) < len(by_engine[e]) for e in engines):
                 held_out = trial
-    return {
-        "train": [v for e in engines for v in by_engine[e] if v.speaker not in held_out],
-        "val": [v for e in engines for v in by_engine[e] if v.speaker in held_out],
-    }
+    return held_out
 
 
 def plan(params: DataParams, classes: list[str] | None = None) -> Plan:
@@ -171,7 +185,7 @@ def chunks(clips: list[ClipSpec], size: int = CHUNK_SIZE) -> list[list[ClipSpec]
     """Fixed chunks (independent of the worker count), one engine each, festival sorted by voice."""
 
     def key(c: ClipSpec) -> tuple:
-        return (c.engine, c.voice.name if c.engine in ("festival", "piper") else "", c.split, c.position)
+        return (c.engine, c.voice.name if c.engine in ("festival", "accented", "piper") else "", c.split, c.position)
 
     out = []
     for _, group in groupby(sorted(clips, key=key), key=lambda c: c.engine):
@@ -201,8 +215,8 @@ def _speak_chunk(chunk: list[ClipSpec]) -> list[tuple[np.ndarray, int]]:
         return [speaker.say(c.word, c.voice.name, r.uniform(*FLITE_STRETCH), r.uniform(*FLITE_F0_HZ),
                             int(r.integers(0, 2**31)))
                 for c, r in zip(chunk, rngs)]
-    if engine == "festival":
-        return tts.festival_batch([tts.FestivalRequest(c.word, c.voice.name, r.uniform(*FESTIVAL_STRETCH))
+    if engine in festival_engine.ENGINES:
+        return festival_engine.festival_batch([festival_engine.FestivalRequest(c.word, c.voice.name, r.uniform(*FESTIVAL_STRETCH))
                                    for c, r in zip(chunk, rngs)])
     if engine == "piper":  # one session per voice, seeded from the chunk (see piper_engine)
         from edgetune.data.piper_engine import PiperEngine

@@ -1,9 +1,11 @@
 """The text-to-speech engines that speak the synthetic dataset, and their voices.
 
-Four engines, each turning a word into a mono float32 waveform at its native rate: eSpeak NG
+Five engines, each turning a word into a mono float32 waveform at its native rate: eSpeak NG
 (the ``espeakng-loader`` wheel, ctypes, ~1 ms per word), flite (libflite through ctypes: a process
 per word costs twice the CPU), festival (one process per chunk of words: ~190 ms of CPU per
-process, bench/bench_fetch_engines.py) and Piper (neural, :mod:`edgetune.data.piper_engine`).
+process, bench/bench_fetch_engines.py), ``accented`` (festival's voices of other languages reading
+the English words with their own letter-to-sound rules: accented speech) and Piper (neural,
+:mod:`edgetune.data.piper_engine`).
 
 Every engine is deterministic for the same input *and the same history*: eSpeak NG keeps state
 between utterances, so each chunk of clips is spoken in a fresh process
@@ -18,20 +20,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import io
 import shutil
 import subprocess
-import tempfile
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgetune.data import piper_engine
+from edgetune.data import festival_engine, piper_engine
+from edgetune.data.festival_engine import APT_HINT
 from edgetune.errors import EdgetuneError
 
-APT_HINT = "install it with `sudo apt-get install {packages}` (or `make setup`), or remove {engine} from data.engines"
+
 
 # eSpeak NG: English accents (language files) and the variants that sound like a human speaker.
 # Robotic/monster variants (robosoft*, UniRobot, Demonic, croak) and whispers are left out, and so
@@ -52,13 +52,9 @@ ESPEAK_VARIANTS = (
     "linda", "marcelo", "max", "michel", "miguel", "mike2", "norbert", "pablo", "paul", "pedro",
     "quincy", "rob", "robert", "shelby", "steph", "steph2", "steph3", "travis", "zac",
 )
-# flite voice → person; festival voice → (person, Debian package).
+
+# flite voice → person
 FLITE_VOICES = {"kal16": "kal", "awb": "awb", "rms": "rms", "slt": "slt"}
-FESTIVAL_VOICES = {
-    "kal_diphone": ("kal", "festvox-kallpc16k"),
-    "ked_diphone": ("ked", "festvox-kdlpc16k"),
-    "cmu_us_slt_arctic_hts": ("slt", "festvox-us-slt-hts"),
-}
 
 
 @dataclass(frozen=True)
@@ -74,22 +70,11 @@ def voices(engine: str) -> list[Voice]:
         return [Voice("espeak", v, f"espeak-{v}") for v in ESPEAK_VARIANTS]
     if engine == "flite":
         return [Voice("flite", v, p) for v, p in FLITE_VOICES.items()]
-    if engine == "festival":
-        return [Voice("festival", v, p) for v, (p, _) in FESTIVAL_VOICES.items()]
+    if engine in festival_engine.ENGINES:
+        return [Voice(engine, v, p) for v, (p, _) in festival_engine.ENGINES[engine].items()]
     if engine == "piper":
         return [Voice("piper", v, p) for v, (p, _, _) in piper_engine.VOICES.items()]
     raise ValueError(f"unknown engine {engine!r}")
-
-
-def read_wav(data: bytes | str | Path) -> tuple[np.ndarray, int]:
-    """16-bit mono WAV → (float32 samples in [-1, 1), sample rate)."""
-    source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
-    with wave.open(source, "rb") as w:
-        if w.getsampwidth() != 2 or w.getnchannels() != 1:
-            raise EdgetuneError(f"TTS output is not 16-bit mono WAV ({w.getsampwidth() * 8}-bit, {w.getnchannels()} ch)")
-        rate = w.getframerate()
-        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    return samples.astype(np.float32) / 32768.0, rate
 
 
 # ---------------------------------------------------------------------------------- availability
@@ -98,7 +83,8 @@ def check_engines(engines: list[str]) -> dict[str, str]:
 
     Returns each engine's version string, recorded in the dataset's meta.
     """
-    checks = {"espeak": _check_espeak, "flite": _check_flite, "festival": _check_festival, "piper": piper_engine.check}
+    checks = {"espeak": _check_espeak, "flite": _check_flite, "festival": functools.partial(festival_engine.check, "festival"),
+              "accented": functools.partial(festival_engine.check, "accented"), "piper": piper_engine.check}
     return {engine: checks[engine]() for engine in engines}
 
 
@@ -128,23 +114,6 @@ def _check_flite() -> str:
         return "libflite"
     version = subprocess.run(["flite", "--version"], capture_output=True, text=True, timeout=60).stdout
     return next((line.split("version:")[1].strip() for line in version.splitlines() if "version:" in line), "flite")
-
-
-def _check_festival() -> str:
-    packages = " ".join(["festival"] + [pkg for _, pkg in FESTIVAL_VOICES.values()])
-    hint = APT_HINT.format(packages=packages, engine="festival")
-    if shutil.which("festival") is None:
-        raise EdgetuneError(f"data.engines: festival is not installed (no `festival` on PATH); {hint}")
-    proc = subprocess.run(["festival", "--pipe"], input="(print (voice.list))\n", capture_output=True, text=True, timeout=120)
-    installed = proc.stdout.replace("(", " ").replace(")", " ").split()
-    missing = {v: pkg for v, (_, pkg) in FESTIVAL_VOICES.items() if v not in installed}
-    if missing:
-        raise EdgetuneError(
-            f"data.engines: festival lacks voices {sorted(missing)}; "
-            + APT_HINT.format(packages=" ".join(sorted(set(missing.values()))), engine="festival")
-        )
-    version = subprocess.run(["festival", "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
-    return version.splitlines()[0].removeprefix("festival: ") if version else "festival"
 
 
 # ------------------------------------------------------------------------------------- eSpeak NG
@@ -258,39 +227,3 @@ class FliteEngine:
         finally:
             self._lib.delete_wave(wav)
         return samples.astype(np.float32) / 32768.0, rate
-
-
-# --------------------------------------------------------------------------------- festival
-@dataclass(frozen=True)
-class FestivalRequest:
-    text: str
-    voice: str
-    duration_stretch: float
-
-
-def festival_batch(requests: list[FestivalRequest]) -> list[tuple[np.ndarray, int]]:
-    """Speak all requests in one festival process (one scheme script, one WAV per request)."""
-    if not requests:
-        return []
-    with tempfile.TemporaryDirectory(prefix="edgetune-festival-") as tmp:
-        lines, current = [], None
-        for i, req in enumerate(requests):
-            if not req.text.replace(" ", "").isalnum():
-                raise ValueError(f"festival text must be plain words, got {req.text!r}")
-            if req.voice != current:
-                lines.append(f"(voice_{req.voice})")
-                current = req.voice
-            lines.append(f"(Parameter.set 'Duration_Stretch {req.duration_stretch:.4f})")
-            lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{req.text}")) "{tmp}/{i}.wav" \'riff)')
-        script = Path(tmp) / "batch.scm"
-        script.write_text("\n".join(lines) + "\n")
-        proc = subprocess.run(["festival", "-b", str(script)], capture_output=True, text=True, timeout=3600)
-        outputs = []
-        for i, req in enumerate(requests):
-            wav = Path(tmp) / f"{i}.wav"
-            if proc.returncode != 0 or not wav.exists():
-                raise EdgetuneError(
-                    f"festival failed on {req.text!r} with voice {req.voice}: {proc.stderr.strip()[-300:]}"
-                )
-            outputs.append(read_wav(wav))
-        return outputs
