@@ -13,7 +13,7 @@ import yaml
 from akida_fixtures import make_tiny_extractor
 from edgetune import cli
 from edgetune.data import new_words, synthetic
-from edgetune.edge import layer as edge, fewshot
+from edgetune.edge import layer as edge, fewshot, fewshot_arms
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset
 from edgetune.params import DataParams, parse_params
 from edgetune.edge.spikefile import SpikeSet, load_spikes, save_spikes
@@ -91,7 +91,7 @@ def test_new_classes_come_after_the_old_ones_and_retention_is_the_layers_own_pre
     base = edge.build_model(old.width, config)
     edge.fit_in_chunks(base, x.reshape(len(x), 1, 1, -1), y, config.units)
     base.save(str(tmp_path / "base.fbz"))
-    model = fewshot.with_new_classes(tmp_path / "base.fbz", config, len(NEW))
+    model = fewshot_arms.with_new_classes(tmp_path / "base.fbz", config, len(NEW))
     w_before = base.get_layer(edge.LAYER_NAME).get_variable("weights")
     w_after = model.get_layer(edge.LAYER_NAME).get_variable("weights")
     assert w_after.shape[-1] == (len(OLD) + len(NEW)) * NPC
@@ -103,7 +103,7 @@ def test_new_classes_come_after_the_old_ones_and_retention_is_the_layers_own_pre
     learned = model.get_layer(edge.LAYER_NAME).get_variable("threshold_learning").reshape(-1) > 0
     assert np.array_equal(learned[: config.units], learned_before[: config.units])
     assert learned[config.units:].sum() > 0
-    after = fewshot.predict(model, old.x_val, len(OLD) + len(NEW))
+    after = fewshot_arms.predict(model, old.x_val, len(OLD) + len(NEW))
     row = next(r for r in runs if r["shots"] == 4)
     assert row["old_predictions_kept"] == float(np.mean(after == before))
     assert row["old_accuracy"] == float(np.mean(after == old.y_val))
@@ -224,7 +224,7 @@ def test_synthetic_new_words_share_the_voice_split_and_stay_out_of_the_training_
 def test_adding_a_shots_value_reruns_only_fewshot(dvc_project):
     tiny_inputs(dvc_project.root)
     dvc_project.only_stages("fewshot")
-    dvc_project.set_params(fewshot={"shots": [1, 4], "seeds": [0, 1]})
+    dvc_project.set_params(fewshot={"shots": [1, 4], "seeds": [0, 1], "heard_words": ["six"]})
     dvc_project.commit("tiny inputs")
     dvc_project.run("dvc", "repro")
     assert list(json.loads((dvc_project.root / "metrics/fewshot.json").read_text())["fewshot"]["rows"]) == ["1", "4"]

@@ -23,6 +23,15 @@ class FewshotParams(BaseModel):
     # the layer's size: 'plateau' = plateau_neurons_per_class of metrics/table.json, or a number
     neurons_per_class: PosInt | Literal["plateau"] = "plateau"
     seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    # layer sizes measured beside neurons_per_class, in every arm (the tutorial's layer has 15)
+    compare_neurons_per_class: list[PosInt] = Field(default_factory=lambda: [15])
+    # the tutorial's one-person test: per held-out person, this many clips of each new word, each
+    # augmented this many times, learned in one fit; persons with fewer test clips left are skipped
+    personal_utterances: PosInt = 4
+    personal_augment: PosInt = 40
+    personal_test_clips: PosInt = 5
+    # words the extractor was trained on, left out of the layer and added as the new words are: a control
+    heard_words: list[str] = Field(default_factory=list)
 
     @field_validator("words")
     @classmethod
@@ -31,6 +40,13 @@ class FewshotParams(BaseModel):
             return words
         if not words or len(set(words)) != len(words):
             raise ValueError("words must be a non-empty list of new words without repeats, e.g. [backward, follow, forward]")
+        return words
+
+    @field_validator("heard_words")
+    @classmethod
+    def _distinct_heard(cls, words: list[str]) -> list[str]:
+        if len(set(words)) != len(words):
+            raise ValueError("heard_words must name each class once, e.g. [bird, house, wow], or be [] to skip the control")
         return words
 
     @field_validator("shots")

@@ -2,20 +2,20 @@
 
 Plan first, then synthesise:
 
-1. **Voices split.** Speakers (persons, see :mod:`edgetune.tts`) are shuffled with the seed;
+1. **Voices split.** Speakers (persons, see :mod:`edgetune.data.tts`) are shuffled with the seed;
    each engine holds out ``val_voice_fraction`` of its voices (at least one when it has two or
    more) for validation, and keeps at least one for training. No person is in both splits.
-2. **Clips planned.** Each word gets ``clips_per_word`` clips, ``round(n × fraction)`` of them
-   in val (at least one in each split). In each split the clips are shared equally between the engines that have voices
-   there, and each engine cycles through its voices in a shuffled order, so even tiny datasets
-   use every engine and voice. ``_silence_`` (label 0) gets as many clips, noise only.
-3. **Synthesised in chunks.** Clips are grouped by engine (and festival or piper voice) into fixed-size
+2. **Clips planned.** Each word gets ``clips_per_word`` clips, ``round(n × fraction)`` in val (at
+   least one in each split), shared equally between the engines with voices in that split; each
+   engine cycles through its voices in a shuffled order, so even tiny datasets use every engine
+   and voice. ``_silence_`` (label 0) gets as many clips, noise only.
+3. **Synthesised in chunks.** Clips are grouped by engine (and festival, accented or piper voice) into fixed-size
    chunks; each chunk runs in a fresh worker process (eSpeak NG keeps state between utterances,
    so a fresh process per chunk makes every chunk's audio depend on its clips only), on all
    cores, with a progress bar. Every random draw of a clip comes from its own seed
    ``(seed, word, split, clip)``: the output is byte-identical for the same params, whatever
    the number of workers.
-4. **Features.** TF speech_commands MFCC (:mod:`edgetune.mfcc`), then uint8 with a
+4. **Features.** TF speech_commands MFCC (:mod:`edgetune.data.mfcc`), then uint8 with a
    per-coefficient range fixed from the training set and stored in ``meta``.
 """
 
@@ -87,15 +87,13 @@ def class_names(words: list[str]) -> list[str]:
 def split_voices(engines: list[str], fraction: float, seed: int) -> dict[str, list[tts.Voice]]:
     """Hold out whole persons for val; per engine ~``fraction`` of its voices, ≥ 1 in each split."""
     by_engine = {e: tts.voices(e) for e in engines}
-    # Only engines with two or more voices hold any out: a one-voice engine (piper) added to the
-    # list leaves the order, and so the held-out persons, as they were. An engine added to the
-    # first three (accented) draws its own from a stream of its own, for the same reason.
+    # An engine added to the first three draws its held-out persons from a stream of its own (a
+    # one-voice engine holds none out): adding one leaves the others' held-out persons as they were.
     joint = {e: vs for e, vs in by_engine.items() if e in JOINT_SPLIT_ENGINES}
     held_out = _held_out(joint, fraction, np.random.default_rng([seed, _SPLIT_STREAM]))
-    for e, vs in by_engine.items():
-        if e not in JOINT_SPLIT_ENGINES:
-            stream = _SPLIT_STREAM + 1 + ALL_ENGINES.index(e)
-            held_out |= _held_out({e: vs}, fraction, np.random.default_rng([seed, stream]))
+    for e in set(by_engine) - set(JOINT_SPLIT_ENGINES):
+        stream = [seed, _SPLIT_STREAM + 1 + ALL_ENGINES.index(e)]
+        held_out |= _held_out({e: by_engine[e]}, fraction, np.random.default_rng(stream))
     return {
         "train": [v for e in engines for v in by_engine[e] if v.speaker not in held_out],
         "val": [v for e in engines for v in by_engine[e] if v.speaker in held_out],
@@ -172,9 +170,8 @@ def plan(params: DataParams, classes: list[str] | None = None) -> Plan:
 def _warp(perturbation: float, split: str, voice: tts.Voice | None, seed: tuple[int, ...]) -> float:
     """A training clip's vocal-tract-length factor, uniform in 1 ± ``perturbation`` (stream 3 of its seed).
 
-    Each training utterance then comes from a slightly different vocal tract: new "speakers"
-    made from the training voices only. Validation clips keep their voice as spoken, so nothing
-    derived from a held-out person reaches training, and val measures the real held-out voices.
+    Each training utterance then comes from a slightly different vocal tract, made from training
+    voices only; validation clips keep their voice as spoken (val measures the real held-out voices).
     """
     if perturbation == 0 or split != "train" or voice is None:
         return 1.0

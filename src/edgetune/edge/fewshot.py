@@ -15,6 +15,10 @@ heard. For each seed of ``fewshot.seeds``:
    the new words are learned: new-word accuracy, old-class accuracy and its loss (paired by seed),
    how often a new word is taken for an old class and the reverse.
 
+Beside this arm (new words for unseen voices), every seed measures the tutorial's own one-person
+test (``personal``) and a control with words the extractor heard (``heard``), see
+:mod:`edgetune.edge.fewshot_arms`, at the headline layer size and at ``compare_neurons_per_class``.
+
 The new words' spikes are forwarded here, through ``models/extractor.fbz``, not in the spikes
 stage: ``data/spikes.npz`` and every stage after it stay as they are, whatever the new words.
 """
@@ -25,12 +29,13 @@ import json
 import logging
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgetune import stats
-from edgetune.edge import layer as edge, spikes as spikes_stage, table_train
+from edgetune.edge import fewshot_arms as arms, layer as edge, spikes as spikes_stage
 from edgetune.atomic import write_json, write_text
 from edgetune.dataset import KwsDataset
 from edgetune.errors import EdgetuneError
@@ -46,9 +51,8 @@ log = logging.getLogger("edgetune.fewshot")
 
 METRICS = Path("metrics/fewshot.json")
 PLOT = Path("plots/fewshot.csv")
-SHOTS_STREAM, ORDER_STREAM, NEW_NEURONS_STREAM = 1, 2, 3  # seed components apart from the table's
-FIGURES = ("new_accuracy", "old_accuracy", "old_accuracy_before", "old_loss", "old_predictions_kept",
-           "new_as_old", "old_as_new")
+SHOTS_STREAM, ORDER_STREAM = 1, 2  # seed components apart from the table's (3: the new neurons)
+FIGURES = arms.FIGURES
 PLOT_COLUMNS = ["shots", *[c for f in FIGURES for c in (f, f"{f}_ci95")]]
 
 
@@ -108,55 +112,16 @@ def draw_shots(y: np.ndarray, words: list[str], k: int, seed: int) -> np.ndarray
     return flat[np.random.default_rng([seed, ORDER_STREAM, k]).permutation(len(flat))]
 
 
-def with_new_classes(base_file: Path, config: edge.EdgeConfig, n_new: int):
-    """A copy of the trained layer with ``n_new`` classes added after the old ones, new neurons seeded."""
-    import akida
-
-    model = akida.Model(str(base_file))
-    model.add_classes(n_new)
-    layer = model.get_layer(edge.LAYER_NAME)
-    weights = layer.get_variable("weights").copy()
-    width, old_units = weights.shape[2], config.units
-    weights[..., old_units:] = edge.seeded_initial_weights(width, n_new * config.neurons_per_class,
-                                                           config.num_weights, [config.seed, NEW_NEURONS_STREAM])
-    layer.set_variable("weights", weights)
-    return model
-
-
-def predict(model, x: np.ndarray, num_classes: int) -> np.ndarray:
-    return np.asarray(model.predict_classes(x.reshape(len(x), 1, 1, -1), num_classes=num_classes), np.int32)
-
-
 def run_seed(config: edge.EdgeConfig, old: SpikeSet, new_x: tuple[np.ndarray, np.ndarray], new: KwsDataset,
-             shots: list[int], workdir: Path) -> list[dict]:
-    """One seed: the 33-class layer once, then every shot count on a copy of it."""
-    x, y = table_train.shuffled(old, config.seed)
-    base = edge.build_model(old.width, config)
-    edge.fit_in_chunks(base, x.reshape(len(x), 1, 1, -1), y, config.units)
-    before = predict(base, old.x_val, old.num_classes)
-    base_file = workdir / f"base-{config.seed}.fbz"
-    base.save(str(base_file))
-    n_new, total = new.num_classes, old.num_classes + new.num_classes
+             shots: list[int], workdir: Path, base: tuple[Path, np.ndarray] | None = None) -> list[dict]:
+    """One seed: the 33-class layer once (or ``base``, already trained), then every shot count on a copy of it."""
+    base = base or arms.train_base(config, old, workdir)
     (x_new_train, x_new_val), runs = new_x, []
     for k in shots:
         pick = draw_shots(new.y_train, new.classes.tolist(), k, config.seed)
-        model = with_new_classes(base_file, config, n_new)
-        model.fit(x_new_train[pick].reshape(len(pick), 1, 1, -1), new.y_train[pick] + old.num_classes)
-        after = predict(model, old.x_val, total)
-        on_new = predict(model, x_new_val, total)
-        learned = model.get_layer(edge.LAYER_NAME).get_variable("threshold_learning").reshape(-1)[config.units:] > 0
-        runs.append({
-            "seed": config.seed, "shots": k,
-            "new_accuracy": float(np.mean(on_new == new.y_val + old.num_classes)),
-            "new_per_word": [float(np.mean(on_new[new.y_val == w] == w + old.num_classes)) for w in range(n_new)],
-            "old_accuracy_before": float(np.mean(before == old.y_val)),
-            "old_accuracy": float(np.mean(after == old.y_val)),
-            "old_predictions_kept": float(np.mean(after == before)),
-            "new_as_old": float(np.mean(on_new < old.num_classes)),
-            "old_as_new": float(np.mean(after >= old.num_classes)),
-            "new_learned_neurons": int(learned.sum()),
-        })
-        runs[-1]["old_loss"] = runs[-1]["old_accuracy_before"] - runs[-1]["old_accuracy"]
+        row = arms.learn_and_score(base, config, old, (x_new_train[pick], new.y_train[pick]), (x_new_val, new.y_val),
+                                   new.num_classes)
+        runs.append({"seed": config.seed, "shots": k, **row})
     return runs
 
 
@@ -165,7 +130,7 @@ def summarise(runs: list[dict], shots: list[int], words: list[str]) -> dict:
     rows = {}
     for k in shots:
         mine = [r for r in runs if r["shots"] == k]
-        row = {f: stats.estimate([r[f] for r in mine]).as_dict() for f in FIGURES}
+        row = arms.summary(mine)
         row["new_per_word"] = {w: stats.estimate([r["new_per_word"][i] for r in mine]).as_dict()
                                for i, w in enumerate(words)}
         row["new_learned_neurons"] = float(np.mean([r["new_learned_neurons"] for r in mine]))
@@ -181,19 +146,74 @@ def plot_csv(rows: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(p: FewshotParams, learning_competition: float, num_weights: int, npc: int, old: SpikeSet,
-            new: KwsDataset, new_x: tuple[np.ndarray, np.ndarray]) -> list[dict]:
-    runs = []
+@dataclass(frozen=True)
+class Arms:
+    """What every seed measures beyond the unseen-voices arm (see :mod:`edgetune.edge.fewshot_arms`)."""
+
+    persons: list[str]  # personal: the held-out persons with enough clips
+    personal_sets: object  # seed → that seed's enrolment sets
+    heard_old: SpikeSet | None  # heard: the old classes without the heard words
+    heard: SpikeSet | None  # the heard words alone
+
+
+def measure(p: FewshotParams, learning_competition: float, num_weights: int, sizes: list[int], old: SpikeSet,
+            new: KwsDataset, new_x: tuple[np.ndarray, np.ndarray], extra: Arms) -> dict[str, dict[int, list[dict]]]:
+    """Runs per arm and layer size, over the seeds: each size's layer trained once per seed and arm."""
+    runs = {arm: {npc: [] for npc in sizes} for arm in ("unseen", "personal", "heard")}
     with tempfile.TemporaryDirectory(prefix="fewshot-") as tmp:
         for i, seed in enumerate(p.seeds):
-            config = edge.EdgeConfig(old.num_classes, npc, num_weights, learning_competition, seed)
-            if i == 0:
-                edge.check_config(config, old.width)
-            with muted(edge.log):
-                runs += run_seed(config, old, new_x, new, p.shots, Path(tmp))
-            log.info("seed %d: %s", seed, ", ".join(f"{r['shots']} shots → new {r['new_accuracy']:.3f}, old "
-                                                    f"{r['old_accuracy']:.3f}" for r in runs[-len(p.shots):]))
+            sets = extra.personal_sets(seed) if extra.persons else []
+            for npc in sizes:
+                config = edge.EdgeConfig(old.num_classes, npc, num_weights, learning_competition, seed)
+                if i == 0:
+                    edge.check_config(config, old.width)
+                with muted(edge.log):
+                    base = arms.train_base(config, old, Path(tmp))
+                    runs["unseen"][npc] += run_seed(config, old, new_x, new, p.shots, Path(tmp), base)
+                    runs["personal"][npc] += arms.personal_runs(base, config, old, sets, new_x[1], new.y_val)
+                    if extra.heard is not None:
+                        runs["heard"][npc] += heard_runs(p, extra, config, Path(tmp))
+                last = runs["unseen"][npc][-len(p.shots):]
+                log.info("seed %d, %d neurons per class: %s", seed, npc, ", ".join(
+                    f"{r['shots']} shots → new {r['new_accuracy']:.3f}, old {r['old_accuracy']:.3f}" for r in last))
     return runs
+
+
+def heard_runs(p: FewshotParams, extra: Arms, config: edge.EdgeConfig, workdir: Path) -> list[dict]:
+    """The heard words left out of the layer, then added from k shots of their training samples."""
+    old, heard = extra.heard_old, extra.heard
+    config = edge.EdgeConfig(old.num_classes, config.neurons_per_class, config.num_weights,
+                             config.learning_competition, config.seed)
+    base, runs = arms.train_base(config, old, workdir), []
+    for k in p.shots:
+        pick = draw_shots(heard.y_train, heard.classes.tolist(), k, config.seed)
+        runs.append({"seed": config.seed, "shots": k, **arms.learn_and_score(
+            base, config, old, (heard.x_train[pick], heard.y_train[pick]), (heard.x_val, heard.y_val),
+            heard.num_classes)})
+    return runs
+
+
+def personal_result(p: FewshotParams, persons: list[str], sizes: list[int], runs: dict[int, list[dict]]) -> dict:
+    protocol = {"utterances": p.personal_utterances, "augment": p.personal_augment,
+                "test_clips_min": p.personal_test_clips}
+    if not persons:
+        need = p.personal_utterances + p.personal_test_clips
+        return {"available": False, **protocol,
+                "reason": f"no held-out speaker group has {need} validation samples of every new class"}
+    return {"available": True, **protocol, "persons": persons,
+            "test_clips": {q: next(r["test_clips"] for r in runs[sizes[0]] if r["person"] == q) for q in persons},
+            "by_size": {str(n): arms.personal_summary(runs[n]) for n in sizes}}
+
+
+def heard_result(p: FewshotParams, sizes: list[int], runs: dict) -> dict:
+    """The control's rows, and its paired gap (by seed) over the new words at the most shots, first size."""
+    k, npc = max(p.shots), sizes[0]
+    at_k = {arm: [r["new_accuracy"] for r in runs[arm][npc] if r["shots"] == k] for arm in ("heard", "unseen")}
+    gap = stats.paired_gap(at_k["heard"], at_k["unseen"])
+    return {"words": list(p.heard_words),
+            "by_size": {str(n): summarise(runs["heard"][n], p.shots, list(p.heard_words)) for n in sizes},
+            "gap_over_new": {"shots": k, "neurons_per_class": npc, **gap.as_dict()},
+            "extractor_limits_new_words": stats.significantly_below(gap)}
 
 
 def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data/spikes.npz",
@@ -215,20 +235,37 @@ def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data
     words = new.classes.tolist()
     for k in p.shots:  # every shot count checked before anything is trained
         draw_shots(new.y_train, words, k, p.seeds[0])
+    heard_old, heard = arms.heard_split(old, p.heard_words, Path(spikes_path)) if p.heard_words else (None, None)
+    for k in p.shots if heard is not None else []:
+        draw_shots(heard.y_train, heard.classes.tolist(), k, p.seeds[0])
     npc, npc_source = layer_size(p, Path(table_path))
+    sizes = [npc, *[n for n in p.compare_neurons_per_class if n != npc]]
     num_weights = edge.load_num_weights(weights_path)
     forward_start = time.perf_counter()
     new_x = forward_new(new, Path(extractor_path), old.width, params.spikes.batch_size)
     forward_seconds = time.perf_counter() - forward_start
-    runs = measure(p, params.table.learning_competition, num_weights, npc, old, new, new_x)
-    rows = summarise(runs, p.shots, words)
+    persons = arms.personal_persons(new.speaker_val, new.y_val, len(words), p.personal_utterances + p.personal_test_clips)
+    model = load_extractor(Path(extractor_path), old.width) if persons else None
+
+    def personal_sets(seed: int) -> list:
+        forward = lambda x: spikes_stage.forward_spikes(model, x, params.spikes.batch_size,  # noqa: E731
+                                                        extractor_path, "personal enrolment")
+        return arms.personal_sets(new.speaker_val, new.y_val, new.x_val, persons, p.personal_utterances,
+                                  p.personal_augment, seed, forward)
+
+    runs = measure(p, params.table.learning_competition, num_weights, sizes, old, new, new_x,
+                   Arms(persons, personal_sets, heard_old, heard))
+    rows = summarise(runs["unseen"][npc], p.shots, words)
     result = {
         "available": True, "words": words, "old_classes": old.num_classes, "neurons_per_class": npc,
         "neurons_per_class_from": npc_source, "num_weights": num_weights,
         "learning_competition": params.table.learning_competition, "seeds": list(p.seeds),
         "new_train_samples": {w: int(np.sum(new.y_train == i)) for i, w in enumerate(words)},
         "new_val_samples": int(len(new.y_val)), "old_val_samples": int(len(old.y_val)),
-        "interval": stats.INTERVAL_NAME, "rows": rows, "runs": runs,
+        "interval": stats.INTERVAL_NAME, "rows": rows, "runs": runs["unseen"][npc], "sizes": sizes,
+        "unseen_other_sizes": {str(n): summarise(runs["unseen"][n], p.shots, words) for n in sizes[1:]},
+        "personal": personal_result(p, persons, sizes, runs["personal"]),
+        "heard": heard_result(p, sizes, runs) if heard else {"words": []},
     }
     write_json(metrics_path, {"fewshot": result})  # one top key: its names are unique among metrics files
     write_text(plot_path, plot_csv(rows))

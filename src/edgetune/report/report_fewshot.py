@@ -57,4 +57,52 @@ def fewshot_section(root: Path, terms: Terms = Terms(speech=True)) -> list[str]:
     for k, c in cells.items():
         lines.append(f"| {k} | {_pct(c['new_accuracy'])} | {_pct(c['old_accuracy'])} | {_pts(c['old_loss'])} | "
                      f"{_pct(c['new_as_old'])} | {_pct(c['old_as_new'])} | {_pct(c['old_predictions_kept'])} |")
+    return lines + [""] + _arms(f, get, terms)
+
+
+def _arms(f: dict, get, terms: Terms) -> list[str]:
+    """The one-person arm, the heard-words control and the layer sizes, side by side at the most shots."""
+    items, sizes = terms.items, get(f, "sizes")
+    k = str(max(int(x) for x in get(f, "rows")))
+    personal, heard = get(f, "personal"), get(f, "heard")
+    unseen = {n: get(f, "rows")[k] if n == sizes[0] else get(get(f, "unseen_other_sizes"), str(n))[k] for n in sizes}
+    lines = []
+    if get(personal, "available"):
+        u, a = get(personal, "utterances"), get(personal, "augment")
+        first = get(get(personal, "by_size"), str(sizes[0]))
+        each = ", ".join(f"{p} {_pct(e)}" for p, e in get(first, "persons").items())
+        lines += [
+            f"**One {terms.groups[:-1]} at a time (the tutorial's test).** For each held-out "
+            f"{terms.groups[:-1]} with at least {u + get(personal, 'test_clips_min')} validation clips of every new "
+            f"{terms.item} ({len(get(personal, 'persons'))} of them): {u} of its clips per {terms.item}, each augmented "
+            f"{a} times ({'time shift and noise on the MFCC' if terms.speech else 'a shift along the first axis and noise'}), {u * a} samples per {terms.item}, learned in one `fit`; "
+            f"scored on its other clips over all {get(f, 'old_classes') + len(get(f, 'words'))} classes. At "
+            f"{sizes[0]} neurons per class new {items} reach **{_pct(get(first, 'new_accuracy'))}** and old classes "
+            f"lose {_pts(get(first, 'old_loss'))}; by {terms.groups[:-1]}: {each}.", ""]
+    else:
+        need_clips = get(personal, "utterances") + get(personal, "test_clips_min")
+        lines += [f"One {terms.groups[:-1]} at a time (the tutorial's test): not measured, no held-out "
+                  f"{terms.groups[:-1]} has {need_clips} validation samples of every new {terms.item}.", ""]
+    if get(heard, "words"):
+        gap = get(heard, "gap_over_new")
+        at = get(get(heard, "by_size"), str(sizes[0]))[k]
+        verdict = ("more than the interval allows: the extractor's features, not edge learning, are what holds the "
+                   f"new {items} back" if get(heard, "extractor_limits_new_words") else
+                   f"not above the interval: the extractor is not shown to be what holds the new {items} back")
+        lines += [
+            f"**Control: {items} the extractor heard.** {', '.join(repr(w) for w in get(heard, 'words'))}, left out of "
+            f"the layer and added the same way from {k} shots each, reach **{_pct(get(at, 'new_accuracy'))}**, "
+            f"{100 * get(gap, 'mean'):.1f} ± {100 * get(gap, 'ci95'):.1f} points above the new {items} "
+            f"(paired by seed): {verdict}.", ""]
+    header = ["| neurons per class | new, unseen " + terms.groups + f" ({k} shots) | old loss |"
+              + (" one " + terms.groups[:-1] + " |" if get(personal, "available") else "")
+              + (f" heard {items} ({k} shots) |" if get(heard, "words") else "")]
+    lines += header + ["|" + "---:|" * (header[0].count("|") - 1)]
+    for n in sizes:
+        row = f"| {n} | {_pct(get(unseen[n], 'new_accuracy'))} | {_pts(get(unseen[n], 'old_loss'))} |"
+        if get(personal, "available"):
+            row += f" {_pct(get(get(get(personal, 'by_size'), str(n)), 'new_accuracy'))} |"
+        if get(heard, "words"):
+            row += f" {_pct(get(get(get(heard, 'by_size'), str(n))[k], 'new_accuracy'))} |"
+        lines.append(row)
     return lines + [""]
