@@ -29,14 +29,20 @@ def test_run_all_writes_pipeline_and_script_results(dvc_project, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = out.read_text()
 
-    # Cold run: every stage, in dependency order, with a time and a peak RSS.
-    stage_rows = re.findall(r"^\| (toy|other|summary) \| ([\d.]+) s \| [\d.]+ \| (\d+) MB \| 0 \|$", results, re.M)
+    # Fresh clone, then the forced retrain: every stage, in dependency order, with a time and a peak RSS.
+    stage_rows = re.findall(r"^\| (toy|other|summary) \| [\d.]+ s \| ([\d.]+) s \| [\d.]+ \| (\d+) MB \| 0 \|$",
+                            results, re.M)
     assert [name for name, _, _ in stage_rows][-1] == "summary" and {n for n, _, _ in stage_rows} == {"toy", "other", "summary"}
     assert all(float(secs) > 0 and int(rss) > 10 for _, secs, rss in stage_rows), stage_rows
     # The summary table, with ratios to the targets.
-    assert re.search(r"^\| cold `dvc repro` \(sum of the stages\) \| [\d.]+ s \| 15 min \| [\d.]+ \| ok \|$", results, re.M)
+    assert re.search(r"^\| fresh clone `dvc repro` \(sum of the stages\) \| [\d.]+ s \| 12 min \| [\d.]+ \| ok \|$",
+                     results, re.M)
+    assert re.search(r"^\| full retrain `dvc repro --force` \(sum of the stages\) \| [\d.]+ s \| 20 min \| [\d.]+ \| ok \|$",
+                     results, re.M)
+    assert re.search(r"Load average \(1 min\) at the start and the end of each pass: fresh clone [\d.]+ → [\d.]+; "
+                     r"full retrain [\d.]+ → [\d.]+\.", results)
     assert re.search(r"^\| no-op `dvc repro` \(median of 1\) \| [\d.]+ s \| 3 s \| [\d.]+ \| ", results, re.M)
-    assert re.search(r"^\| largest peak RSS \(stage `\w+`\) \| \d+ MB \| 2 GB \| [\d.]+ \| ok \|$", results, re.M)
+    assert re.search(r"^\| largest peak RSS \(stage `\w+`\) \| \d+ MB \| 3 GB \| [\d.]+ \| ok \|$", results, re.M)
     assert "No stage ran." in results
     # Changing toy.gain reruns toy and what follows it, not `other`.
     assert "- ran: summary, toy (exit 0" in results
