@@ -601,6 +601,13 @@ def test_the_data_section_states_the_validation_regime_the_fetch_stage_recorded(
     assert ("**Regime.** Validation is the held-out voices (no validation speaker in training), speech at 20–35 dB "
             "SNR of coloured noise (training: 0–35 dB), MFCC with each clip's cepstral mean removed: synthetic "
             "speech, not the tutorial's real speech (Speech Commands): Akida backbone 91.7 %, edge layer 88.8 %.") in text
+    # who speaks, from the dataset's meta: each engine's clips in each split
+    spoken = replace(ds, meta={"source": "synthetic", "generator": {"cmn": True}, "clips_per_engine": {
+        "train": {"espeak": 30, "flite": 29, "noise": 10}, "val": {"espeak": 8, "noise": 2}}})
+    assert data_metrics(spoken)["val_regime"]["clips_per_engine"]["val"] == {"espeak": 8, "noise": 2}
+    assert ("the regimes agree. Clips per engine, training / validation: espeak 30 / 8, flite 29 / 0 (the table by "
+            "voice group below splits validation by held-out person).") in "\n".join(
+        sections.data_section(data_metrics(spoken)))
     # the generator's defaults (keys absent): training's range, no CMN
     plain = data_metrics(replace(ds, meta={"source": "synthetic", "generator": {"seed": 0}}))
     assert plain["val_regime"] == {"speech_snr_db": [0.0, 35.0], "training_snr_db": [0.0, 35.0], "cmn": False}

@@ -115,6 +115,8 @@ def data_metrics(ds: KwsDataset) -> dict:
         metrics["val_regime"] = {"speech_snr_db": list(generator.get("val_snr_db", SNR_DB)),
                                  "training_snr_db": list(generator.get("train_snr_db", SNR_DB)),
                                  "cmn": bool(generator.get("cmn", False))}
+        if ds.meta.get("clips_per_engine"):  # who speaks: the engines' shares of each split
+            metrics["val_regime"]["clips_per_engine"] = ds.meta["clips_per_engine"]
     return metrics
 
 

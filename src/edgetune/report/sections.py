@@ -58,10 +58,14 @@ def regime_lines(regime: dict | None) -> list[str]:
     low, high = regime["speech_snr_db"]
     train_low, train_high = regime["training_snr_db"]
     cmn = ", MFCC with each clip's cepstral mean removed" if regime["cmn"] else ""
+    engines = regime.get("clips_per_engine")
+    spoken = "" if not engines else (" Clips per engine, training / validation: " + ", ".join(
+        f"{e} {n} / {engines['val'].get(e, 0)}" for e, n in engines["train"].items() if e != "noise")
+        + " (the table by voice group below splits validation by held-out person).")
     return [f"**Regime.** Validation is the held-out voices (no validation speaker in training), speech at "
             f"{low:g}–{high:g} dB SNR of coloured noise (training: {train_low:g}–{train_high:g} dB){cmn}: "
             f"synthetic speech, not the tutorial's {TUTORIAL_REGIME}. Its answers transfer only as far as "
-            "the regimes agree.", ""]
+            f"the regimes agree.{spoken}", ""]
 
 
 def extractor_section(ext: dict, terms: Terms = Terms(speech=True)) -> list[str]:
