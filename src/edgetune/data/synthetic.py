@@ -243,7 +243,7 @@ def worker_count(jobs: int) -> int:
 
 def synthesise(the_plan: Plan, params: DataParams) -> dict[str, np.ndarray]:
     """Float MFCC of every planned clip, per split, in plan order (see the module docstring); with
-    ``data.cmn``, each clip's mean over time removed (:func:`edgetune.mfcc.mean_normalise`)."""
+    ``data.cmn``, each clip's mean over time removed (:func:`edgetune.data.mfcc.mean_normalise`)."""
     work = chunks(the_plan.clips)
     sizes = {s: sum(c.split == s for c in the_plan.clips) for s in SPLITS}
     features = {s: np.zeros((n, mfcc.FRAMES, mfcc.COEFFICIENTS), np.float32) for s, n in sizes.items()}

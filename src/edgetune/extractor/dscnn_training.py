@@ -1,6 +1,6 @@
 """What the DS-CNN-edge trains on and how it shows progress: augmented batches, distillation, the epoch bar.
 
-Split from :mod:`edgetune.dscnn` (the model and its quantization recipe) so each stays one concept:
+Split from :mod:`edgetune.extractor.dscnn` (the model and its quantization recipe) so each stays one concept:
 this module is the training loop's inputs and wrappers, seeded so the same params give the same bytes.
 Call :func:`edgetune.logs.import_tensorflow_quietly` before importing this module.
 """
