@@ -2,7 +2,7 @@
 
 Each pipeline section is a pydantic model; unknown keys are refused (a typo must not silently
 fall back to a default). :func:`load_params` turns pydantic's errors into
-``params.yaml: data.clips_per_word = -3: Input should be greater than or equal to 1``.
+``params.yaml: data.clips_per_word = -3: Input should be greater than or equal to 2``.
 """
 
 from __future__ import annotations
