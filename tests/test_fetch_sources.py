@@ -255,7 +255,7 @@ def test_bad_files_each_give_their_clear_error(workdir, capsys):
 
 @pytest.mark.parametrize("data, expected", [
     ({"sha256": "abc"}, "data.sha256 = 'abc': must be empty or a sha256 hex digest of 64 characters"),
-    ({"engines": ["espeak", "mbrola"]}, "data.engines.1 = 'mbrola': Input should be 'espeak', 'flite', 'festival' or 'piper'"),
+    ({"engines": ["espeak", "mbrola"]}, "data.engines.1 = 'mbrola': Input should be 'espeak', 'flite', 'festival', 'accented' or 'piper'"),
     ({"val_voice_fraction": 1.0}, "data.val_voice_fraction = 1.0: Input should be less than 1"),
     ({"words": ["backward", "six"], "clips_per_word": 0}, "data.clips_per_word = 0: Input should be greater than or equal to 2"),
 ])
