@@ -8,10 +8,10 @@ temporary working directory with ``EDGETUNE_CACHE_DIR`` there, one retry and a s
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import pickle
 import re
+import socket
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,22 +20,14 @@ import numpy as np
 import pytest
 import yaml
 
-from brainchip_files import brainchip_list, brainchip_pickle, pretrained_v1_h5
-from conftest import REPO
+from brainchip_files import RunsCode, brainchip_list, brainchip_pickle, pretrained_v1_h5
+from conftest import run_stage_main
 from edgetune import download
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
 from fake_kws import make_fake_kws
-from test_fetch_sources import RunsCode
 
 TIMEOUT = 0.5  # seconds; the slow fault waits 3 s
-
-
-def stage_main(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_stage", REPO / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 @pytest.fixture
@@ -55,9 +47,7 @@ def cached_files(workdir: Path) -> list[str]:
 def run(stage: str, workdir: Path, capsys, **sections) -> tuple[int, str]:
     """Run a stage with these params; its status and stderr without the download progress bar."""
     (workdir / "params.yaml").write_text(yaml.safe_dump(sections))
-    status = stage_main(stage)(["--params", "params.yaml"])
-    err = capsys.readouterr().err
-    return status, "".join(line for line in err.splitlines(keepends=True) if "\r" not in line and "B/s" not in line)
+    return run_stage_main(stage, Path("params.yaml"), capsys)
 
 
 def sha256(path: Path) -> str:
@@ -107,6 +97,17 @@ def test_data_download_fault_is_one_line_and_leaves_no_file(workdir, loopback, c
     status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": url, "sha256": digest})
     assert status == 0, err
     assert cached_files(workdir) == ["kws.pkl"] and sha256(cache_file(workdir, url)) == digest
+
+
+def test_a_server_nobody_listens_on_is_one_line(workdir, capsys):
+    with socket.socket() as s:  # a free port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/kws.pkl"
+    status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": url})
+    assert (status, err) == (2, f"edgetune fetch: error: data.url: cannot download {url} (2 attempts): cannot connect: "
+                                "no network, or the server refused; use data.source: synthetic offline, or download the "
+                                "file elsewhere and set data.source: file, data.path\n")
+    assert cached_files(workdir) == []
 
 
 def test_a_500_then_success_is_retried_and_logged(workdir, loopback, capsys, caplog):
