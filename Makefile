@@ -26,7 +26,7 @@ setup: $(STAMPS)/system.stamp $(STAMPS)/python.stamp
 
 $(STAMPS)/system.stamp: Makefile
 	@mkdir -p $(STAMPS)
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	@missing=$$(echo $$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done)); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$(SUDO)" = MISSING ]; then \
 	    echo "edgetune: please install these Debian packages by hand (needs root): apt-get install $$missing" >&2; exit 1; \

@@ -5,6 +5,7 @@ Tests of stages run the real ``dvc repro`` in such a copy, so what they check is
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -33,6 +34,21 @@ def project_env() -> dict[str, str]:
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env.pop("PYTHONPATH", None)
     return env
+
+
+def stage_main(name: str):
+    """``main`` of ``stages/<name>.py``, loaded from the file as ``python stages/<name>.py`` runs it."""
+    spec = importlib.util.spec_from_file_location(f"{name}_stage", REPO / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def run_stage_main(name: str, params: Path, capsys) -> tuple[int, str]:
+    """Run a stage in-process with ``--params params``: its status and its stderr without the download progress bar."""
+    status = stage_main(name)(["--params", str(params)])
+    err = capsys.readouterr().err
+    return status, "".join(line for line in err.splitlines(keepends=True) if "\r" not in line and "B/s" not in line)
 
 
 class DvcProject:

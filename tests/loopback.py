@@ -9,7 +9,8 @@ one request, in order; once the queue is empty the file is served normally:
 - ``"slow"``: nothing is sent for :attr:`Loopback.slow_seconds`, then the file (a client with a
   shorter timeout has given up by then).
 
-A file that is not in the served folder gets a 404.
+Files in subfolders are served under their relative path (``a/kws.pkl``); a file that is not
+in the served folder gets a 404.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Loopback:
                 if fault == "500":
                     self.send_error(500, "injected fault")
                     return
-                if "/" in name or not path.is_file():
+                if not path.resolve().is_relative_to(server.root.resolve()) or not path.is_file():
                     self.send_error(404)
                     return
                 body = path.read_bytes()

@@ -8,30 +8,26 @@ temporary working directory with ``EDGETUNE_CACHE_DIR`` there, one retry and a s
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import pickle
+import re
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 import yaml
 
-from brainchip_files import brainchip_list, brainchip_pickle, pretrained_v1_h5
-from conftest import REPO
+from brainchip_files import RunsCode, brainchip_list, brainchip_pickle, pretrained_v1_h5
+from conftest import run_stage_main
+from edgetune import download
 from edgetune.dataset import save_dataset
+from edgetune.errors import EdgetuneError
 from fake_kws import make_fake_kws
-from test_fetch_sources import RunsCode
 
 TIMEOUT = 0.5  # seconds; the slow fault waits 3 s
-
-
-def stage_main(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_stage", REPO / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 @pytest.fixture
@@ -51,13 +47,16 @@ def cached_files(workdir: Path) -> list[str]:
 def run(stage: str, workdir: Path, capsys, **sections) -> tuple[int, str]:
     """Run a stage with these params; its status and stderr without the download progress bar."""
     (workdir / "params.yaml").write_text(yaml.safe_dump(sections))
-    status = stage_main(stage)(["--params", "params.yaml"])
-    err = capsys.readouterr().err
-    return status, "".join(line for line in err.splitlines(keepends=True) if "\r" not in line and "B/s" not in line)
+    return run_stage_main(stage, Path("params.yaml"), capsys)
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cache_file(workdir: Path, url: str) -> Path:
+    """Where the cache keeps ``url``: a folder named by 16 hex digits of the URL's sha256, then the file's name."""
+    return workdir / "cache" / hashlib.sha256(url.encode()).hexdigest()[:16] / Path(urlsplit(url).path).name
 
 
 def assert_one_error_line(status: int, err: str, stage: str, start: str) -> None:
@@ -97,7 +96,18 @@ def test_data_download_fault_is_one_line_and_leaves_no_file(workdir, loopback, c
     url = loopback.url("kws.pkl")
     status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": url, "sha256": digest})
     assert status == 0, err
-    assert cached_files(workdir) == ["kws.pkl"] and sha256(workdir / "cache/kws.pkl") == digest
+    assert cached_files(workdir) == ["kws.pkl"] and sha256(cache_file(workdir, url)) == digest
+
+
+def test_a_server_nobody_listens_on_is_one_line(workdir, capsys):
+    with socket.socket() as s:  # a free port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/kws.pkl"
+    status, err = run("fetch", workdir, capsys, data={"source": "brainchip", "url": url})
+    assert (status, err) == (2, f"edgetune fetch: error: data.url: cannot download {url} (2 attempts): cannot connect: "
+                                "no network, or the server refused; use data.source: synthetic offline, or download the "
+                                "file elsewhere and set data.source: file, data.path\n")
+    assert cached_files(workdir) == []
 
 
 def test_a_500_then_success_is_retried_and_logged(workdir, loopback, capsys, caplog):
@@ -129,6 +139,73 @@ def test_a_downloaded_pickle_that_runs_code_is_refused_and_leaves_the_cache(work
     assert loopback.requests["kws.pkl"] == 2 and not marker.exists()
 
 
+def test_two_urls_ending_in_the_same_file_name_each_get_their_own_bytes(workdir, loopback):
+    log = logging.getLogger("test")
+    for folder, body in (("a", b"first file"), ("b", b"second file, another length")):
+        (loopback.root / folder).mkdir()
+        (loopback.root / folder / "kws.pkl").write_bytes(body)
+    first, second = loopback.url("a/kws.pkl"), loopback.url("b/kws.pkl")
+    # no sha256 pinned: nothing but the cache's key tells the two files apart
+    assert download.fetch(first, "", "data", "offline", log).read_bytes() == b"first file"
+    assert download.fetch(second, "", "data", "offline", log).read_bytes() == b"second file, another length"
+    assert download.fetch(first, "", "data", "offline", log) == cache_file(workdir, first)
+    assert dict(loopback.requests) == {"a/kws.pkl": 1, "b/kws.pkl": 1}  # the third call: the cache served
+    # pinned: each URL keeps its own file, so neither one's download replaces the other's
+    pins = {url: hashlib.sha256(loopback.root.joinpath(urlsplit(url).path[1:]).read_bytes()).hexdigest()
+            for url in (first, second)}
+    for url in (second, first, second):
+        assert sha256(download.fetch(url, pins[url], "data", "offline", log)) == pins[url]
+    assert dict(loopback.requests) == {"a/kws.pkl": 1, "b/kws.pkl": 1}
+    assert sorted(p.relative_to(workdir / "cache").as_posix() for p in (workdir / "cache").rglob("*") if p.is_file()) \
+        == sorted(cache_file(workdir, url).relative_to(workdir / "cache").as_posix() for url in (first, second))
+
+
+def test_a_file_put_in_the_cache_with_the_pinned_hash_is_used_without_any_request(workdir, loopback):
+    url = loopback.url("kws.pkl")  # not on the server: a request would get a 404
+    placed = cache_file(workdir, url)
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(b"copied here by hand")
+    assert download.fetch(url, sha256(placed), "data", "offline", logging.getLogger("test")) == placed
+    assert dict(loopback.requests) == {}
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_line_naming_the_variable(workdir, loopback, monkeypatch):
+    (workdir / "afile").write_text("a file, not a folder")  # (chmod would not stop root)
+    url = loopback.url("kws.pkl")
+    folder = workdir / "afile" / "sub" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(workdir / "afile" / "sub"))
+    with pytest.raises(EdgetuneError, match=re.escape(
+            f"environment variable EDGETUNE_CACHE_DIR='{workdir}/afile/sub': cannot store kws.pkl in {folder} "
+            "(Not a directory); set EDGETUNE_CACHE_DIR to a writable folder") + "$"):
+        download.fetch(url, "", "data", "offline", logging.getLogger("test"))
+    monkeypatch.delenv("EDGETUNE_CACHE_DIR")  # the default, the user's cache, under the same file
+    monkeypatch.setenv("XDG_CACHE_HOME", str(workdir / "afile"))
+    folder = workdir / "afile" / "edgetune" / folder.name
+    with pytest.raises(EdgetuneError, match=re.escape(
+            f"the download cache {workdir}/afile/edgetune: cannot store kws.pkl in {folder} "
+            "(Not a directory); set EDGETUNE_CACHE_DIR to a writable folder") + "$"):
+        download.fetch(url, "", "data", "offline", logging.getLogger("test"))
+    assert dict(loopback.requests) == {}
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("TIMEOUT", "abc", "seconds from 0.001 to 86400; unset it for the default (60)"),
+    ("TIMEOUT", "0", "seconds from 0.001 to 86400; unset it for the default (60)"),
+    ("TIMEOUT", "nan", "seconds from 0.001 to 86400; unset it for the default (60)"),
+    ("TIMEOUT", "inf", "seconds from 0.001 to 86400; unset it for the default (60)"),
+    ("TIMEOUT", "1e12", "seconds from 0.001 to 86400; unset it for the default (60)"),
+    ("RETRIES", "1.5", "a whole number ≥ 0; unset it for the default (2)"),
+    ("RETRIES", "-1", "a whole number ≥ 0; unset it for the default (2)"),
+    ("RETRIES", "two", "a whole number ≥ 0; unset it for the default (2)"),
+])
+def test_a_bad_download_variable_is_one_line_naming_it(workdir, loopback, monkeypatch, name, value, expected):
+    monkeypatch.setenv(f"EDGETUNE_DOWNLOAD_{name}", value)
+    with pytest.raises(EdgetuneError, match=re.escape(
+            f"environment variable EDGETUNE_DOWNLOAD_{name}={value!r}: expected {expected}") + "$"):
+        download.fetch(loopback.url("kws.pkl"), "", "data", "offline", logging.getLogger("test"))
+    assert dict(loopback.requests) == {}
+
+
 @pytest.fixture(scope="module")
 def float_h5(tmp_path_factory) -> Path:
     """The v1 DS-CNN-edge architecture saved before quantization: a Keras .h5 cnn2snn cannot convert."""
@@ -157,7 +234,7 @@ def test_extractor_download_failure_names_the_extractor_params_and_the_cache(wor
     url = loopback.url("ds_cnn_kws_iq8_wq4_aq4_laq1.h5")
     status, err = run("extractor", workdir, capsys, extractor={"source": "brainchip", "url": url})
     assert_one_error_line(status, err, "extractor", f"extractor.url: cannot download {url} (2 attempts): HTTP 404")
-    assert f"put the file at {workdir / 'cache' / 'ds_cnn_kws_iq8_wq4_aq4_laq1.h5'}" in err
+    assert f"put the file at {cache_file(workdir, url)} " in err
     assert cached_files(workdir) == []
 
 

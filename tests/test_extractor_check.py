@@ -89,6 +89,8 @@ def test_each_fault_has_one_message_in_every_stage(tmp_path, fault, caller):
     with pytest.raises(EdgetuneError) as info:
         call(tmp_path, path)
     assert str(info.value) == f"{origin(path)}: {message}"
+    if caller == "extractor":  # the stage refused the model before writing anything
+        assert not (tmp_path / "out").exists()
 
 
 def test_an_extractor_that_does_not_take_the_samples_is_one_line_naming_both(tmp_path):

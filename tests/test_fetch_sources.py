@@ -1,59 +1,27 @@
 """The `brainchip` source against a real HTTP server on 127.0.0.1, and the `file` source.
 
 The fetch stage runs in-process (``stages/fetch.py`` main) in a temporary working directory,
-so each case checks the exit status, the one-line error and the files written.
+so each case checks the exit status, the one-line error and the files written. How a download
+fails (HTTP errors, a wrong hash, a refused pickle leaving the cache) is in test_download_faults.py.
 """
 
-import functools
 import hashlib
-import http.server
-import importlib.util
 import json
 import logging
-import os
 import pickle
-import socket
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from brainchip_files import RunsCode, brainchip_list
+from conftest import run_stage_main
 from edgetune.data import brainchip_data
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset
 from edgetune.errors import EdgetuneError
 
-REPO = Path(__file__).resolve().parents[1]
-WORDS = {"_silence_": 0, "no": 1, "yes": 2}
-
-
-def _stage_main():
-    spec = importlib.util.spec_from_file_location("fetch_stage", REPO / "stages/fetch.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
-def brainchip_list(n_train=12, n_val=6, seed=0):
-    """A small pickle payload in BrainChip's layout (x uint8 MFCC, Speech Commands file names)."""
-    rng = np.random.default_rng(seed)
-    y_train, y_val = np.arange(n_train) % 3, np.arange(n_val) % 3
-    files_train = [f"{'xny'[y]}/spk{i % 4}_nohash_{i}.wav" for i, y in enumerate(y_train)]
-    files_val = [f"{'xny'[y]}/val{i % 2}_nohash_{i}.wav" for i, y in enumerate(y_val)]
-    return [rng.integers(0, 256, (n_train, 49, 10, 1), dtype=np.uint8), y_train,
-            rng.integers(0, 256, (n_val, 49, 10, 1), dtype=np.uint8), y_val,
-            files_train, files_val, dict(WORDS), {"sample_rate": 16000}]
-
-
-class RunsCode:
-    """A pickle that would run a shell command when loaded by plain ``pickle.load``."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
+SMALL = {"num_classes": 3, "train_per_class": 4, "val_per_class": 2}  # 12 training, 6 validation samples
 
 
 @pytest.fixture
@@ -63,25 +31,6 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A threading HTTP server on 127.0.0.1 serving tmp_path/www; yields its base URL."""
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def write_params(workdir: Path, **data) -> Path:
     path = workdir / "params.yaml"
     path.write_text(yaml.safe_dump({"data": data}))
@@ -89,87 +38,45 @@ def write_params(workdir: Path, **data) -> Path:
 
 
 def run_stage(params: Path, capsys) -> tuple[int, str]:
-    """Run the stage; return its status and its stderr without the download progress bar."""
-    status = _stage_main()(["--params", str(params)])
-    err = capsys.readouterr().err
-    return status, "".join(line for line in err.splitlines(keepends=True) if "\r" not in line and "B/s" not in line)
+    return run_stage_main("fetch", params, capsys)
 
 
-def test_brainchip_download_with_good_hash_is_converted_to_the_contract(workdir, server, capsys):
-    root, url = server
-    (root / "kws.pkl").write_bytes(pickle.dumps(brainchip_list(), protocol=4))
-    digest = hashlib.sha256((root / "kws.pkl").read_bytes()).hexdigest()
-    params = write_params(workdir, source="brainchip", url=f"{url}/kws.pkl", sha256=digest)
+def test_brainchip_download_with_good_hash_is_converted_to_the_contract(workdir, loopback, capsys):
+    (loopback.root / "kws.pkl").write_bytes(pickle.dumps(brainchip_list(**SMALL), protocol=4))
+    digest = hashlib.sha256((loopback.root / "kws.pkl").read_bytes()).hexdigest()
+    url = loopback.url("kws.pkl")
+    params = write_params(workdir, source="brainchip", url=url, sha256=digest)
     status, err = run_stage(params, capsys)
     assert status == 0, err
     ds = load_dataset(workdir / "data/kws.npz")
-    original = brainchip_list()
+    original = brainchip_list(**SMALL)
     np.testing.assert_array_equal(ds.x_train, original[0])
     np.testing.assert_array_equal(ds.y_val, original[3])
-    assert ds.classes.tolist() == ["_silence_", "no", "yes"]
-    assert ds.speaker_train.tolist()[:4] == ["spk0", "spk1", "spk2", "spk3"]
-    assert ds.meta == {"source": "brainchip", "url": f"{url}/kws.pkl", "sha256": digest}
+    assert ds.classes.tolist() == ["_silence_", "word1", "word2"]
+    assert ds.speaker_train.tolist()[:6] == ["tr00ab", "tr01ab", "tr02ab", "tr03ab", "tr04ab", "tr00ab"]
+    assert ds.meta == {"source": "brainchip", "url": url, "sha256": digest}
     metrics = json.loads((workdir / "metrics/data.json").read_text())
-    assert metrics["source"] == "brainchip" and metrics["voices"] == {"train": 4, "val": 2}
+    assert metrics["source"] == "brainchip" and metrics["voices"] == {"train": 5, "val": 5}
     assert metrics["voices_shared"] == 0
-    assert (workdir / "cache/kws.pkl").exists()  # kept in the cache for the next run
+    assert [p.name for p in (workdir / "cache").rglob("*") if p.is_file()] == ["kws.pkl"]  # kept for the next run
 
 
-def test_brainchip_without_hash_logs_the_computed_hash_and_warns(workdir, server, capsys, caplog):
-    root, url = server
-    (root / "kws.pkl").write_bytes(pickle.dumps(brainchip_list(), protocol=2))  # numpy via _codecs.encode
-    digest = hashlib.sha256((root / "kws.pkl").read_bytes()).hexdigest()
+def test_brainchip_without_hash_logs_the_computed_hash_and_warns(workdir, loopback, capsys, caplog):
+    (loopback.root / "kws.pkl").write_bytes(pickle.dumps(brainchip_list(**SMALL), protocol=2))  # numpy via _codecs.encode
+    digest = hashlib.sha256((loopback.root / "kws.pkl").read_bytes()).hexdigest()
     with caplog.at_level(logging.WARNING, logger="fetch"):
-        status, err = run_stage(write_params(workdir, source="brainchip", url=f"{url}/kws.pkl"), capsys)
+        status, err = run_stage(write_params(workdir, source="brainchip", url=loopback.url("kws.pkl")), capsys)
     assert status == 0, err
     assert any(r.levelno == logging.WARNING and digest in r.getMessage() and "data.sha256" in r.getMessage()
                for r in caplog.records)
 
 
-def test_brainchip_with_wrong_hash_fails_naming_both_hashes(workdir, server, capsys):
-    root, url = server
-    (root / "kws.pkl").write_bytes(pickle.dumps(brainchip_list()))
-    digest = hashlib.sha256((root / "kws.pkl").read_bytes()).hexdigest()
-    status, err = run_stage(write_params(workdir, source="brainchip", url=f"{url}/kws.pkl", sha256="0" * 64), capsys)
-    assert status == 2
-    assert err.count("\n") == 1 and err.startswith("edgetune fetch: error: data.sha256: ")
-    assert digest in err and "0" * 64 in err
-    assert not (workdir / "data/kws.npz").exists() and not (workdir / "cache/kws.pkl").exists()
-
-
-def test_brainchip_pickle_that_runs_code_is_refused(workdir, server, capsys):
-    root, url = server
-    marker = workdir / "pwned"
-    (root / "evil.pkl").write_bytes(pickle.dumps([RunsCode(marker)] + brainchip_list()[1:]))
-    status, err = run_stage(write_params(workdir, source="brainchip", url=f"{url}/evil.pkl"), capsys)
-    assert status == 2
-    assert "refused to unpickle" in err and "posix.system" in err and err.count("\n") == 1
-    assert not marker.exists()
-    assert not (workdir / "data/kws.npz").exists()
-
-
-def test_brainchip_unreachable_server_is_one_clear_line(workdir, capsys):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    status, err = run_stage(write_params(workdir, source="brainchip", url=f"http://127.0.0.1:{port}/kws.pkl"), capsys)
-    assert status == 2
-    assert err.startswith(f"edgetune fetch: error: data.url: cannot download http://127.0.0.1:{port}/kws.pkl")
-    assert "data.source: synthetic" in err and err.count("\n") == 1
-
-
-def test_brainchip_missing_file_on_server_is_one_clear_line(workdir, server, capsys):
-    _, url = server
-    status, err = run_stage(write_params(workdir, source="brainchip", url=f"{url}/nope.pkl"), capsys)
-    assert status == 2 and "HTTP 404" in err and err.count("\n") == 1
-
-
 def test_safe_unpickler_reads_numpy_1_pickles_and_refuses_other_classes():
-    payload = pickle.dumps(brainchip_list(), protocol=2)
+    payload = pickle.dumps(brainchip_list(**SMALL), protocol=2)
     assert b"numpy._core.multiarray" in payload
     old_numpy = payload.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # as numpy 1.x wrote it
     loaded = brainchip_data.safe_load(old_numpy, "old.pkl")
-    np.testing.assert_array_equal(loaded[0], brainchip_list()[0])
+    np.testing.assert_array_equal(loaded[0], brainchip_list(**SMALL)[0])
     from collections import Counter
 
     with pytest.raises(EdgetuneError, match=r"x.pkl: refused to unpickle: the file asks to call collections.Counter"):
@@ -201,10 +108,10 @@ def test_file_source_reads_a_contract_npz_and_pins_its_hash(workdir, capsys):
 
 
 def test_file_source_reads_a_brainchip_pickle(workdir, capsys):
-    (workdir / "bc.pkl").write_bytes(pickle.dumps(brainchip_list()))
+    (workdir / "bc.pkl").write_bytes(pickle.dumps(brainchip_list(**SMALL)))
     status, err = run_stage(write_params(workdir, source="file", path="bc.pkl"), capsys)
     assert status == 0, err
-    assert load_dataset(workdir / "data/kws.npz").classes.tolist() == ["_silence_", "no", "yes"]
+    assert load_dataset(workdir / "data/kws.npz").classes.tolist() == ["_silence_", "word1", "word2"]
 
 
 def _bad_files(workdir: Path) -> dict[str, tuple[str, str]]:
@@ -219,13 +126,13 @@ def _bad_files(workdir: Path) -> dict[str, tuple[str, str]]:
     (workdir / "not_zip.npz").write_text("hello")
     (workdir / "data.txt").write_text("hello")
     (workdir / "dict.pkl").write_bytes(pickle.dumps({"x_train": 1}))
-    bad_labels = brainchip_list()
-    bad_labels[6] = {"_silence_": 0, "no": 1, "yes": 5}
+    bad_labels = brainchip_list(**SMALL)
+    bad_labels[6] = {"_silence_": 0, "word1": 1, "word2": 5}
     (workdir / "labels.pkl").write_bytes(pickle.dumps(bad_labels))
-    float_x = brainchip_list()
+    float_x = brainchip_list(**SMALL)
     float_x[0] = float_x[0].astype(np.float32) / 255
     (workdir / "float.pkl").write_bytes(pickle.dumps(float_x))
-    wrong_shape = brainchip_list()
+    wrong_shape = brainchip_list(**SMALL)
     wrong_shape[2] = np.zeros((6, 40, 10, 1), np.uint8)
     (workdir / "shape.pkl").write_bytes(pickle.dumps(wrong_shape))
     (workdir / "evil.pkl").write_bytes(pickle.dumps(RunsCode(workdir / "pwned")))
@@ -255,7 +162,7 @@ def test_bad_files_each_give_their_clear_error(workdir, capsys):
 
 @pytest.mark.parametrize("data, expected", [
     ({"sha256": "abc"}, "data.sha256 = 'abc': must be empty or a sha256 hex digest of 64 characters"),
-    ({"engines": ["espeak", "mbrola"]}, "data.engines.1 = 'mbrola': Input should be 'espeak', 'flite', 'festival' or 'piper'"),
+    ({"engines": ["espeak", "mbrola"]}, "data.engines.1 = 'mbrola': Input should be 'espeak', 'flite', 'festival', 'accented' or 'piper'"),
     ({"val_voice_fraction": 1.0}, "data.val_voice_fraction = 1.0: Input should be less than 1"),
     ({"words": ["backward", "six"], "clips_per_word": 0}, "data.clips_per_word = 0: Input should be greater than or equal to 2"),
 ])

@@ -54,3 +54,8 @@ def test_params_rewritten_by_dvc_exp_run_set_param_still_load(tmp_path):
     params = load_params(path)
     assert params.data.words == ["no", "off", "on", "yes"]
     assert params.weights.fraction == 0.1
+    # the repository's own params.yaml rewritten that way still loads to the defaults
+    text = (REPO / "params.yaml").read_text().replace("'no'", "no").replace("'yes'", "yes").replace("'on'", "on")
+    assert "  - no\n" in text
+    path.write_text(text)
+    assert load_params(path) == Params()

@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import stage_main
 from edgetune.edge import knee, sweep, sweep_curves, sweep_pool
 from edgetune.errors import EdgetuneError
 from edgetune.params import Params, load_params
 from edgetune.edge.spikefile import SpikeSet, save_spikes
 
-REPO = Path(__file__).resolve().parents[1]
 NUM_WEIGHTS = 16
 VALUES = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 30, 40]
 
@@ -199,15 +199,10 @@ def test_one_word_as_a_plain_string_is_a_list_of_one():
 
 
 def test_stage_script_fails_with_one_line(tmp_path, capsys, monkeypatch):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sweep_stage", REPO / "stages" / "sweep.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
     write_inputs(tmp_path, {"a": (2, 20)})
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, words=["zero"])
-    assert stage.main([]) == 2
+    assert stage_main("sweep")([]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("edgetune sweep: error: params.yaml: sweep.words: 'zero'")
 
@@ -256,14 +251,6 @@ def test_dvc_repro_sweep_then_experiment_with_all_words(dvc_project):
     metrics = json.loads((root / "metrics" / "sweep.json").read_text())
     assert sorted(metrics["classes"]) == ["a", "b", "c"]
     assert len(list((root / "plots" / "sweep").glob("*.csv"))) == 3
-
-
-def test_params_rewritten_by_dvc_exp_run_keep_words_that_yaml_1_1_reads_as_booleans(tmp_path):
-    # `dvc exp run -S …` rewrites params.yaml in YAML 1.2 style: `- no`, `- yes` lose their quotes
-    text = (REPO / "params.yaml").read_text().replace("'no'", "no").replace("'yes'", "yes").replace("'on'", "on")
-    assert "  - no\n" in text
-    (tmp_path / "params.yaml").write_text(text)
-    assert load_params(tmp_path / "params.yaml") == Params()
 
 
 def test_atomic_directory_keeps_the_old_folder_when_the_writer_fails(tmp_path):

@@ -123,6 +123,22 @@ def test_rounds_alternate_the_order_of_the_values(tiny, tmp_path, monkeypatch):
     assert order == [4, 3, 2, 2, 3, 4]  # seed 1 starts descending; seed 0 would start ascending
 
 
+def test_timed_rounds_name_what_they_measured(tiny):
+    from edgetune.dataset import load_dataset
+    from edgetune.extractor.check import load_extractor
+
+    params = TableParams(neurons_per_class=[2, 3, 4], reference=3, seeds=[0, 1], timing_repeats=4)  # 2 rounds a seed
+    spikes = load_spikes(tiny / "data/spikes.npz")
+    extractor = load_extractor(tiny / "models/extractor.fbz", spikes.width)
+    x_mfcc = load_dataset(tiny / "data/kws.npz").x_train
+    rounds = table_train.timed_rounds(0, params, 8, spikes, extractor, x_mfcc, score_train=False)
+    assert rounds._fields == ("runs", "forward", "fits", "samples", "reference")
+    assert sorted(rounds.runs) == sorted(rounds.fits) == [2, 3, 4]  # every value scored once, in the first round
+    assert [len(rounds.forward.wall), *(len(t.cpu) for t in rounds.fits.values())] == [2, 2, 2, 2]
+    assert rounds.samples == [len(x_mfcc)] * 2
+    assert rounds.reference.config.neurons_per_class == 3
+
+
 def test_scoring_batches_stay_bounded_at_the_largest_layer():
     assert table_train.score_batch(33 * 500) * 33 * 500 <= 2**24
     assert table_train.score_batch(10**9) == 1

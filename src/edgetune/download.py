@@ -6,20 +6,24 @@ cache and moved into place only once complete and matching the expected sha256
 (``stream_download``); a failed attempt — an HTTP error, a connection that drops mid-file (the
 body shorter than its Content-Length), a read that times out, a hash that differs — is retried
 ``retry_if_failed`` times, then reported. A file already in the cache with the expected hash is
-used without any request. So the cache only ever holds complete files, and :func:`forget`
+used without any request. Each URL has its own folder in the cache (:func:`cached_path`), so two
+URLs whose paths end in the same file name never share a file. So the cache only ever holds
+complete files, and :func:`forget`
 removes one that was complete but could not be used (a pickle that is refused, a model that
 does not convert), so that no later run trusts it.
 
 Environment (not params: they change how a file is fetched, never what it contains, so they must
 not make DVC rerun a stage): ``EDGETUNE_CACHE_DIR`` (default: the user cache, e.g.
 ``~/.cache/edgetune``), ``EDGETUNE_DOWNLOAD_TIMEOUT`` (seconds without data before an attempt
-fails, default 60), ``EDGETUNE_DOWNLOAD_RETRIES`` (attempts after the first, default 2).
+fails, default 60, at most a day), ``EDGETUNE_DOWNLOAD_RETRIES`` (attempts after the first,
+default 2). A value that cannot be used is one line naming the variable.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 from pathlib import Path
@@ -31,6 +35,7 @@ CACHE_ENV = "EDGETUNE_CACHE_DIR"
 TIMEOUT_ENV = "EDGETUNE_DOWNLOAD_TIMEOUT"
 RETRIES_ENV = "EDGETUNE_DOWNLOAD_RETRIES"
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 86400.0  # a day; far larger overflows the socket's clock
 DEFAULT_RETRIES = 2
 
 
@@ -47,26 +52,46 @@ def cache_dir() -> Path:
 
 
 def file_name(url: str) -> str:
-    """The cache's name for ``url``: the last part of its path (a mirror of the same file shares it)."""
+    """The file's readable name in the cache: the last part of the URL's path."""
     return Path(urlsplit(url).path).name or "download"
 
 
+def url_folder(url: str) -> str:
+    """The cache's folder for ``url``: 16 hex digits of the URL's sha256.
+
+    Keyed by the whole URL, not the file name: a file of the same name from another URL is another
+    file, which the cache must never hand out in its place (with no sha256 pinned nothing would catch it).
+    """
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
 def cached_path(url: str) -> Path:
-    return cache_dir() / file_name(url)
+    return cache_dir() / url_folder(url) / file_name(url)
 
 
-def _env_number(name: str, default: float, kind: type, minimum: float) -> float:
+def _env_number(name: str, default: float, kind: type, expected: str, minimum: float,
+                maximum: float = math.inf) -> float:
+    """``$name`` as a ``kind`` in [minimum, maximum], or ``default`` when unset or empty."""
     text = os.environ.get(name, "")
     if not text:
         return default
     try:
         value = kind(text)
     except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise EdgetuneError(f"environment variable {name}={text!r}: expected a {kind.__name__} ≥ {minimum:g}; "
-                            "unset it for the default")
+        value = math.nan
+    if not (minimum <= value <= maximum and math.isfinite(value)):
+        raise EdgetuneError(f"environment variable {name}={text!r}: expected {expected}; "
+                            f"unset it for the default ({default:g})")
     return value
+
+
+def _cache_error(name: str, folder: Path, exc: OSError) -> EdgetuneError:
+    """The cache folder cannot be written: one line naming the folder, how it was chosen and the fix."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc  # pooch wraps a PermissionError
+    where = (f"environment variable {CACHE_ENV}={os.environ[CACHE_ENV]!r}" if os.environ.get(CACHE_ENV)
+             else f"the download cache {cache_dir()}")
+    return EdgetuneError(f"{where}: cannot store {name} in {folder} ({cause.strerror or cause}); "
+                         f"set {CACHE_ENV} to a writable folder")
 
 
 class _ToLogger(logging.Handler):
@@ -124,13 +149,15 @@ def fetch(url: str, sha256: str, key: str, offline_fix: str, log: logging.Logger
     import pooch
     import requests
 
-    timeout = _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT, float, 0.001)
-    retries = int(_env_number(RETRIES_ENV, DEFAULT_RETRIES, int, 0))
+    timeout = _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT, float, f"seconds from 0.001 to {MAX_TIMEOUT:g}",
+                          0.001, MAX_TIMEOUT)
+    retries = int(_env_number(RETRIES_ENV, DEFAULT_RETRIES, int, "a whole number ≥ 0", 0))
     name = file_name(url)
+    folder = cached_path(url).parent
     logger = pooch.get_logger()
     logger.handlers = [_ToLogger(log)]
     logger.setLevel(logging.INFO)
-    store = pooch.create(path=cache_dir(), base_url="", registry={name: f"sha256:{sha256}" if sha256 else None},
+    store = pooch.create(path=folder, base_url="", registry={name: f"sha256:{sha256}" if sha256 else None},
                          urls={name: url}, retry_if_failed=retries)
     try:
         path = Path(store.fetch(name, downloader=_Downloader(timeout)))
@@ -146,8 +173,7 @@ def fetch(url: str, sha256: str, key: str, offline_fix: str, log: logging.Logger
             f"{key}.sha256: the file downloaded from {url} has sha256 {got.group(1)}, expected {sha256}; "
             f"the download was deleted. Fix {key}.sha256 if the file legitimately changed, else {key}.url") from None
     except OSError as exc:  # the cache folder cannot be written
-        raise EdgetuneError(f"{key}.url: cannot store {name} in {cache_dir()} ({exc}); "
-                            f"set {CACHE_ENV} to a writable folder") from None
+        raise _cache_error(name, folder, exc) from None
     return path
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -139,6 +140,14 @@ def accuracy_rows(results: list[dict]) -> tuple[dict, dict]:
                   "plateau_neurons_per_class": plateau_value}
 
 
+class RatioSpread(NamedTuple):
+    """The rounds' whole-model time ratios at one value (every seed's rounds pooled), rounded."""
+
+    median: float
+    low: float
+    high: float
+
+
 def time_rows(table: TableParams, times: list[dict], results_dir: str | Path = RESULTS_DIR) -> dict:
     """metrics/time/table.json: whole model = F + E(v); its ratio to the reference, the median over rounds.
 
@@ -150,8 +159,9 @@ def time_rows(table: TableParams, times: list[dict], results_dir: str | Path = R
     def merged(key: str, clock: str, v: int | None = None) -> list[float]:
         return [x for t in times for x in (t[key] if v is None else t[key][str(v)])[clock]]
 
-    def median_ratio(clock: str, v: int) -> list[float]:
-        return [r for t in times for r in t["round_ratios"][clock][str(v)]]
+    def ratio_spread(clock: str, v: int) -> RatioSpread:
+        ratios = [r for t in times for r in t["round_ratios"][clock][str(v)]]
+        return RatioSpread(round(float(np.median(ratios)), 3), round(min(ratios), 3), round(max(ratios), 3))
 
     ref = merged("edge_fit", "cpu", table.reference)
     if not min(ref) > 0:
@@ -160,12 +170,12 @@ def time_rows(table: TableParams, times: list[dict], results_dir: str | Path = R
     forward, forward_cpu = merged("forward", "wall"), merged("forward", "cpu")
     rows = {}
     for v in table.neurons_per_class:
-        model, wall, cpu = median_ratio("cpu", v), merged("edge_fit", "wall", v), merged("edge_fit", "cpu", v)
+        model, wall, cpu = ratio_spread("cpu", v), merged("edge_fit", "wall", v), merged("edge_fit", "cpu", v)
         rows[str(v)] = {
-            "time_ratio_model": round(float(np.median(model)), 3),
-            "time_ratio_model_low": round(min(model), 3),
-            "time_ratio_model_high": round(max(model), 3),
-            "time_ratio_model_wall": round(float(np.median(median_ratio("wall", v))), 3),
+            "time_ratio_model": model.median,
+            "time_ratio_model_low": model.low,
+            "time_ratio_model_high": model.high,
+            "time_ratio_model_wall": ratio_spread("wall", v).median,
             "time_ratio_edge": round(float(np.median([a / b for a, b in zip(cpu, ref)])), 3),
             "whole_model_cpu_seconds": round(min(forward_cpu) + min(cpu), 4),
             "whole_model_seconds": round(min(forward) + min(wall), 4),

@@ -32,6 +32,7 @@ import contextlib
 import logging
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -102,12 +103,19 @@ def score(config: edge.EdgeConfig, trained: edge.TrainedEdge, spikes: SpikeSet, 
     }
 
 
-def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet, extractor, x_mfcc: np.ndarray,
-                 score_train: bool) -> tuple[dict, Timing, dict[int, Timing], list[int], edge.TrainedEdge]:
-    """The rounds: F, then every value's fit; the first round's layers are scored.
+class Rounds(NamedTuple):
+    """What the timed rounds measured, by name: the item's two files are written from it."""
 
-    Returns (runs, F, E, samples per F, the first round's layer at the reference).
-    """
+    runs: dict[int, dict]  # value → the first round's scores
+    forward: Timing  # F: the extractor's forward pass, every round
+    fits: dict[int, Timing]  # value → E(v): the edge layer's fit, every round
+    samples: list[int]  # samples per F
+    reference: edge.TrainedEdge  # the first round's layer at table.reference
+
+
+def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet, extractor, x_mfcc: np.ndarray,
+                 score_train: bool) -> Rounds:
+    """The rounds: F, then every value's fit; the first round's layers are scored."""
     values = list(table.neurons_per_class)
     configs = {v: edge.EdgeConfig(spikes.num_classes, v, num_weights, table.learning_competition, seed)
                for v in values}
@@ -129,7 +137,7 @@ def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeS
                     log.info("seed %d npc %d: val %.4f, %d learned, fit %.2f s", seed, v,
                              runs[v]["val_accuracy"], runs[v]["learned_neurons"], trained.fit_seconds)
                 bar.update()
-    return runs, forward, fits, samples, reference
+    return Rounds(runs, forward, fits, samples, reference)
 
 
 def round_ratios(forward: Timing, fits: dict[int, Timing], reference: int, clock: str) -> dict[str, list[float]]:
@@ -147,18 +155,18 @@ def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet
     extractor = load_extractor(extractor_path, spikes.width)
     x_mfcc = np.ascontiguousarray(x_mfcc, dtype=np.uint8)
     first = seed == table.seeds[0]
-    runs, forward, fits, samples, reference = timed_rounds(seed, table, num_weights, spikes, extractor, x_mfcc,
-                                                           score_train=first)
+    rounds = timed_rounds(seed, table, num_weights, spikes, extractor, x_mfcc, score_train=first)
+    forward, fits = rounds.forward, rounds.fits
     common = {"seed": seed, "num_weights": num_weights, "learning_competition": table.learning_competition,
               "neurons_per_class": list(table.neurons_per_class)}
     result = {**common, "num_classes": spikes.num_classes, "train_samples": len(spikes.x_train),
-              "val_samples": len(spikes.x_val), "runs": {str(v): runs[v] for v in table.neurons_per_class}}
+              "val_samples": len(spikes.x_val), "runs": {str(v): rounds.runs[v] for v in table.neurons_per_class}}
     times = {**common, "reference": table.reference, "timing": EDGE_TIMING, "timing_repeats": table.timing_repeats,
-             "rounds": len(forward.wall), "samples": min(samples + [len(spikes.x_train)]),
+             "rounds": len(forward.wall), "samples": min(rounds.samples + [len(spikes.x_train)]),
              "forward": forward.as_dict(), "edge_fit": {str(v): t.as_dict() for v, t in fits.items()},
              "round_ratios": {clock: round_ratios(forward, fits, table.reference, clock) for clock in CLOCKS}}
     if first:  # the decomposition F + E checked once against a direct fit of the whole model
-        times["check"] = direct_check(extractor_path, spikes, x_mfcc, reference, forward.cpu_seconds)
+        times["check"] = direct_check(extractor_path, spikes, x_mfcc, rounds.reference, forward.cpu_seconds)
     return result, times
 
 
