@@ -52,7 +52,7 @@ def tiny_inputs(root: Path, new_train: int = 12, new_val: int = 6) -> None:
 
 
 def write_params(root: Path, **fewshot_values) -> None:
-    raw = {"fewshot": {"shots": [1, 4], "seeds": [0, 1], **fewshot_values}}
+    raw = {"fewshot": {"shots": [1, 4], "seeds": [0, 1], "heard_words": [], **fewshot_values}}
     (root / "params.yaml").write_text(yaml.safe_dump(raw, default_flow_style=False))
 
 

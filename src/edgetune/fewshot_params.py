@@ -31,7 +31,7 @@ class FewshotParams(BaseModel):
     personal_augment: PosInt = 40
     personal_test_clips: PosInt = 5
     # words the extractor was trained on, left out of the layer and added as the new words are: a control
-    heard_words: list[str] = Field(default_factory=list)
+    heard_words: list[str] = Field(default_factory=lambda: ["bird", "house", "wow"])
 
     @field_validator("words")
     @classmethod

@@ -40,7 +40,7 @@ class DataParams(Section):
     # source=brainchip/file: expected sha256 of the pickle/file; empty → computed, logged, warned
     sha256: str = ""
     words: list[str] = Field(default_factory=lambda: list(TUTORIAL_WORDS))
-    clips_per_word: Annotated[int, Field(ge=2)] = 400  # per class, train + val (≥ 2: one clip in each split)
+    clips_per_word: Annotated[int, Field(ge=2)] = 1250  # per class, train + val (≥ 2: one clip in each split)
     engines: list[Literal["espeak", "flite", "festival", "accented", "piper"]] = Field(default_factory=lambda: list(ENGINES))
     val_voice_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     seed: Seed = 0

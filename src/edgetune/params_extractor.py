@@ -23,9 +23,9 @@ class ExtractorParams(Section):
     url: str = BRAINCHIP_MODEL_URL
     sha256: str = BRAINCHIP_MODEL_SHA256
     conv_filters: PosInt = 32
-    separable_filters: PosInt = 64
+    separable_filters: PosInt = 128
     spike_width: PosInt = 256
-    epochs: PosInt = 20  # float training
+    epochs: PosInt = 8  # float training
     qat_epochs: PosInt = 4  # quantization-aware fine-tuning
     batch_size: PosInt = 100
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3  # initial; cosine decay to 0 over the epochs
