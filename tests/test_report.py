@@ -395,7 +395,7 @@ def test_in_short_names_the_extractor_and_says_the_spread_is_not_this_ones(repor
         f"**All of this is for one extractor:** `models/extractor.fbz` md5 `{ident['model_md5']}`, trained by the "
         "extractor stage on a test CPU (TensorFlow 2.19.1, oneDNN capped at AVX2), extractor.seed 0, Akida 81.2 % on "
         "its own; the seed spread in `results/extractor_seeds.json` was measured for other params or data, so this "
-        "draw's spread is not measured (python tools/seed_spread.py --arm base --seeds 0 1 2 3 4 5 --record "
+        "draw's spread is not measured (python tools/seed_spread.py --arm base --seeds 0 1 2 3 --record "
         "results/extractor_seeds.json).")
     assert "**Warning:**" not in md  # a sound run: nothing to warn of
     s = section(md, "2. Feature extractor")
