@@ -112,9 +112,10 @@ def draw_shots(y: np.ndarray, words: list[str], k: int, seed: int) -> np.ndarray
     return flat[np.random.default_rng([seed, ORDER_STREAM, k]).permutation(len(flat))]
 
 
-def run_seed(config: edge.EdgeConfig, old: SpikeSet, new_x: tuple[np.ndarray, np.ndarray], new: KwsDataset,
+def run_seed(config: edge.EdgeConfig, old: SpikeSet, new_x: tuple[np.ndarray, np.ndarray], new: KwsDataset | SpikeSet,
              shots: list[int], workdir: Path, base: tuple[Path, np.ndarray] | None = None) -> list[dict]:
-    """One seed: the 33-class layer once (or ``base``, already trained), then every shot count on a copy of it."""
+    """One seed: the old classes' layer once (or ``base``, already trained), then every shot count on a copy of
+    it; ``new``'s labels and classes are what is added (the new words, or the heard words' spikes)."""
     base = base or arms.train_base(config, old, workdir)
     (x_new_train, x_new_val), runs = new_x, []
     for k in shots:
@@ -184,13 +185,7 @@ def heard_runs(p: FewshotParams, extra: Arms, config: edge.EdgeConfig, workdir: 
     old, heard = extra.heard_old, extra.heard
     config = edge.EdgeConfig(old.num_classes, config.neurons_per_class, config.num_weights,
                              config.learning_competition, config.seed)
-    base, runs = arms.train_base(config, old, workdir), []
-    for k in p.shots:
-        pick = draw_shots(heard.y_train, heard.classes.tolist(), k, config.seed)
-        runs.append({"seed": config.seed, "shots": k, **arms.learn_and_score(
-            base, config, old, (heard.x_train[pick], heard.y_train[pick]), (heard.x_val, heard.y_val),
-            heard.num_classes)})
-    return runs
+    return run_seed(config, old, (heard.x_train, heard.x_val), heard, p.shots, workdir)
 
 
 def personal_result(p: FewshotParams, persons: list[str], sizes: list[int], runs: dict[int, list[dict]]) -> dict:

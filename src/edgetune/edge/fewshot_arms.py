@@ -101,14 +101,14 @@ def personal_persons(speakers: np.ndarray | None, y: np.ndarray, n_words: int, n
 def enrol(speakers: np.ndarray, y: np.ndarray, person: str, person_index: int, n_words: int, utterances: int,
           seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The person's enrolment clips (``utterances`` per word, seeded) and the rest, their test clips."""
+    is_mine = np.asarray(speakers).astype(str) == person
     picked = []
     for w in range(n_words):
-        own = np.flatnonzero((np.asarray(speakers).astype(str) == person) & (y == w))
+        own = np.flatnonzero(is_mine & (y == w))
         picked.append(own[np.random.default_rng([seed, PERSONAL_STREAM, person_index, w]).permutation(len(own))
                           [:utterances]])
     enrolled = np.concatenate(picked)
-    mine = np.flatnonzero(np.asarray(speakers).astype(str) == person)
-    return enrolled, np.setdiff1d(mine, enrolled)
+    return enrolled, np.setdiff1d(np.flatnonzero(is_mine), enrolled)
 
 
 def augment(x: np.ndarray, copies: int, seed: tuple[int, ...]) -> np.ndarray:
