@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from edgetune.data import festival_engine, piper_engine, tts  # noqa: E402
-from edgetune.params import TUTORIAL_WORDS  # noqa: E402
+from edgetune.vocabulary import TUTORIAL_WORDS  # noqa: E402
 
 
 def cpu_seconds() -> float:

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from akida import AkidaUnsupervised, FullyConnected, InputData, Model  # noqa: E402
 
 from edgetune.edge import layer as edge, sweep_pool  # noqa: E402
-from edgetune.params import TUTORIAL_NEURONS_PER_CLASS  # noqa: E402
+from edgetune.vocabulary import TUTORIAL_NEURONS_PER_CLASS  # noqa: E402
 from edgetune.edge.spikefile import load_spikes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

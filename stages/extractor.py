@@ -5,15 +5,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune import cli  # noqa: E402
+from edgetune import cli, paths  # noqa: E402
 from edgetune.extractor import build as extractor  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = cli.stage_parser(__doc__)
-    parser.add_argument("--data", default="data/kws.npz", help="dataset (default: data/kws.npz)")
-    parser.add_argument("--model", default="models/extractor.fbz", help="output Akida model")
-    parser.add_argument("--metrics", default="metrics/extractor.json", help="output metrics")
+    parser.add_argument("--data", default=paths.DATASET, help=f"dataset (default: {paths.DATASET})")
+    parser.add_argument("--model", default=paths.EXTRACTOR, help="output Akida model")
+    parser.add_argument("--metrics", default=paths.EXTRACTOR_METRICS, help="output metrics")
     args = parser.parse_args(argv)
     return cli.run_stage("extractor", lambda: extractor.run(args.params, args.data, args.model, args.metrics))
 

@@ -5,13 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetune import cli  # noqa: E402
+from edgetune import cli, paths  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = cli.stage_parser(__doc__)
-    parser.add_argument("--spikes", default="data/spikes.npz")
-    parser.add_argument("--weights", default="metrics/weights.json", help="the weights stage's metrics (num_weights)")
+    parser.add_argument("--spikes", default=paths.SPIKES)
+    parser.add_argument("--weights", default=paths.WEIGHTS_METRICS, help="the weights stage's metrics (num_weights)")
     args = parser.parse_args(argv)
 
     def body() -> None:

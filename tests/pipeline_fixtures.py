@@ -17,7 +17,7 @@ from edgetune.confusion import write_confusion_csv
 from edgetune.dataset import save_dataset
 from edgetune.extractor.curves import training_curves
 from edgetune.extractor.identity import file_md5
-from edgetune.params_extractor import ExtractorParams
+from edgetune.params import ExtractorParams
 from spike_fixtures import tiny_kws
 
 # The extractor stage's metrics/extractor.json, every key it writes (values of a plausible run).

@@ -5,7 +5,8 @@ import pytest
 
 from edgetune.data import festival_engine, synthetic, tts
 from edgetune.errors import EdgetuneError
-from edgetune.params import DataParams, SPEECH_COMMANDS_WORDS
+from edgetune.params import DataParams
+from edgetune.vocabulary import SPEECH_COMMANDS_WORDS
 
 DEFAULT = ["espeak", "flite", "festival"]
 WITH_ACCENTED = [*DEFAULT, "accented"]

@@ -12,10 +12,11 @@ import pytest
 
 from brainchip_files import brainchip_list
 from edgetune.edge import chance, table
-from edgetune.report import sections
+from edgetune.report import report_data, sections
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
-from edgetune.params import BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL, parse_params
+from edgetune.params import parse_params
+from edgetune.params.extractor import BRAINCHIP_MODEL_SHA256, BRAINCHIP_MODEL_URL
 from fake_kws import make_fake_kws
 from test_download_faults import run, workdir  # noqa: F401  (the fixture: a cwd + cache of its own)
 from test_table import fake_seeds, write_params, write_results
@@ -47,7 +48,7 @@ def test_a_dataset_whose_splits_share_voices_is_counted_and_warned_about(workdir
     items = brainchip_list(num_classes=3, train_per_class=6, val_per_class=3)
     items[5] = [name.replace("/va", "/tr") for name in items[5]]  # val spoken by train's speakers tr00..tr04
     (workdir / "mine.pkl").write_bytes(pickle.dumps(items))
-    with caplog.at_level(logging.WARNING, logger="fetch"):
+    with caplog.at_level(logging.WARNING, logger="edgetune.data.fetch"):
         status, err = run("fetch", workdir, capsys, data={"source": "file", "path": "mine.pkl"})
     assert status == 0, err
     metrics = json.loads((workdir / "metrics/data.json").read_text())
@@ -60,7 +61,7 @@ def test_pickle_without_speech_commands_names_has_voices_not_recorded(workdir, c
     items = brainchip_list(num_classes=3, train_per_class=6, val_per_class=3)
     items[4] = [f"clip_{i:04d}.wav" for i in range(len(items[0]))]  # a dataset of its own naming
     (workdir / "mine.pkl").write_bytes(pickle.dumps(items))
-    with caplog.at_level(logging.WARNING, logger="fetch"):
+    with caplog.at_level(logging.WARNING, logger="edgetune.data.fetch"):
         status, err = run("fetch", workdir, capsys, data={"source": "file", "path": "mine.pkl"})
     assert status == 0, err
     metrics = json.loads((workdir / "metrics/data.json").read_text())
@@ -70,7 +71,7 @@ def test_pickle_without_speech_commands_names_has_voices_not_recorded(workdir, c
         assert "speaker_train" not in f.files and "speaker_val" in f.files
     assert any("files_train: 18 of 18 file names do not follow Speech Commands' <speaker>_nohash_<n>.wav "
                "(e.g. 'clip_0000.wav'): voices not recorded" in r.getMessage() for r in caplog.records)
-    md = "\n".join(sections.data_section(metrics))
+    md = "\n".join(report_data.data_section(metrics))
     assert "not recorded" in md
 
 
@@ -94,7 +95,7 @@ def test_table_log_and_report_say_when_the_edge_layer_is_near_chance(tmp_path, c
         write_results(tmp_path / "results", fake_seeds({n: [accuracy] * 3 for n in (10, 50)}, {10: 1, 50: 1},
                                                        reference=50))
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="edgetune.table"):
+        with caplog.at_level(logging.WARNING, logger="edgetune.edge.table"):
             t = table.run(tmp_path / "params.yaml", tmp_path / "results", *out)
         said = [r.getMessage() for r in caplog.records if "near chance" in r.getMessage()]
         section = "\n".join(sections.table_section(t, json.loads((tmp_path / "time" / "table.json").read_text())))

@@ -17,7 +17,7 @@ from conftest import REPO, project_env
 from edgetune.extractor import build as extractor
 from edgetune.errors import EdgetuneError
 from edgetune.extractor.identity import cpu_name, file_md5
-from edgetune.params_extractor import ExtractorParams
+from edgetune.params import ExtractorParams
 from fake_kws import make_fake_kws, save_fake_kws
 
 # Small enough for ~15 s of training on 2 cores; one epoch learns (4 classes) with a higher

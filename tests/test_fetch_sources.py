@@ -64,7 +64,7 @@ def test_brainchip_download_with_good_hash_is_converted_to_the_contract(workdir,
 def test_brainchip_without_hash_logs_the_computed_hash_and_warns(workdir, loopback, capsys, caplog):
     (loopback.root / "kws.pkl").write_bytes(pickle.dumps(brainchip_list(**SMALL), protocol=2))  # numpy via _codecs.encode
     digest = hashlib.sha256((loopback.root / "kws.pkl").read_bytes()).hexdigest()
-    with caplog.at_level(logging.WARNING, logger="fetch"):
+    with caplog.at_level(logging.WARNING, logger="edgetune.data.fetch"):
         status, err = run_stage(write_params(workdir, source="brainchip", url=loopback.url("kws.pkl")), capsys)
     assert status == 0, err
     assert any(r.levelno == logging.WARNING and digest in r.getMessage() and "data.sha256" in r.getMessage()

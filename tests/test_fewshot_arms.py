@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from edgetune.edge.spikefile import load_spikes
 from edgetune.errors import EdgetuneError
 from edgetune.extractor.check import load_extractor
 from edgetune.report.report_fewshot import fewshot_section
-from test_fewshot import NEW, NPC, NUM_WEIGHTS, OLD, WIDTH, error_line, paths, tiny_inputs
+from test_fewshot import NPC, NUM_WEIGHTS, OLD, WIDTH, error_line, paths, tiny_inputs
 
 ARMS = {"shots": [1, 4], "seeds": [0, 1], "compare_neurons_per_class": [2], "personal_utterances": 2,
         "personal_augment": 5, "personal_test_clips": 3, "heard_words": ["six"]}

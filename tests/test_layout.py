@@ -16,6 +16,7 @@ from conftest import REPO, DvcProject, copy_project
 
 SRC = REPO / "src" / "edgetune"
 PHASES = {"data": 1, "extractor": 2, "edge": 3, "report": 4}  # below them, rank 0: the shared ground
+SHARED_PACKAGES = {"params"}  # packages of the shared ground (the schema of params.yaml, a module per section)
 STAGE_PHASE = {
     "fetch": "data", "fetch-new-words": "data", "extractor": "extractor",
     "spikes": "edge", "weights": "edge", "sweep": "edge", "table-train": "edge",
@@ -63,7 +64,7 @@ def test_imports_only_go_down():
 
 
 def test_every_phase_is_a_package_and_every_module_is_small():
-    assert {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(PHASES)
+    assert {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(PHASES) | SHARED_PACKAGES
     long = [f"{p.relative_to(REPO)}: {n} lines" for p in sorted(SRC.rglob("*.py"))
             if (n := len(p.read_text().splitlines())) > MAX_LINES]
     assert not long, "\n".join(long)
@@ -170,3 +171,28 @@ def test_readme_is_a_first_page():
                                              "fewshot", "report")} <= set(links)
     missing = [link for link in links if not (REPO / link).is_file()]
     assert not missing, missing
+
+
+def test_the_paths_module_names_the_files_dvc_yaml_names():
+    """One place for paths: each constant of edgetune.paths is a file dvc.yaml names (or holds
+    one), and every output dvc.yaml names is one of them or lies under one."""
+    from edgetune import paths
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    named = set()
+    for stage in stages.values():
+        body = stage.get("do", stage)
+        for key in ("deps", "outs", "metrics", "plots"):
+            named |= {e if isinstance(e, str) else next(iter(e)) for e in body.get(key) or []}
+    named = {n.split("/seed-")[0] for n in named}  # the table-train items' files: under results/table
+    constants = {k: v for k, v in vars(paths).items() if k.isupper()}
+    assert constants["PARAMS"] == "params.yaml" and constants["EXTRACTOR_SEEDS"] in named  # a dep, not an output
+    unnamed = sorted(k for k, v in constants.items() if k != "PARAMS" and v not in named
+                     and not any(n.startswith(v + "/") for n in named))
+    assert not unnamed, f"edgetune.paths names files dvc.yaml does not: {unnamed}"
+    written = {e if isinstance(e, str) else next(iter(e)) for stage in stages.values()
+               for key in ("outs", "metrics", "plots") for e in stage.get("do", stage).get(key) or []}
+    time_files = {n for n in written if n.startswith("metrics/time/")}  # edgetune.timing.time_metrics_path
+    stray = sorted(n for n in written - time_files if not any(
+        n.split("/seed-")[0] == v or n.startswith(v + "/") for v in constants.values()))
+    assert not stray, f"dvc.yaml writes files edgetune.paths does not name: {stray}"

@@ -22,7 +22,7 @@ from akida_fixtures import make_tiny_extractor
 from conftest import DvcProject, copy_project
 from edgetune.dataset import save_dataset
 from edgetune.errors import EdgetuneError
-from edgetune.report import answer_text, answers, document, formats, inputs, sections
+from edgetune.report import answer_text, answers, document, formats, inputs, report_data, sections
 from pipeline_fixtures import SWEEP_WORDS, TABLE_VALUES, setup_upstream
 from spike_fixtures import tiny_kws
 
@@ -350,7 +350,7 @@ def test_extractor_section_reads_the_metrics_the_extractor_stage_wrote(tmp_path)
     metrics_path = tmp_path / "metrics" / "extractor.json"
     build.run(tmp_path / "params.yaml", tmp_path / "kws.npz", tmp_path / "models" / "extractor.fbz", metrics_path)
     ext = read_json(tmp_path, "metrics/extractor.json")
-    text = "\n".join(sections.extractor_section(ext))
+    text = "\n".join(report_data.extractor_section(ext))
     assert "Source **file**." in text
     assert f"Validation accuracy of the full classifier ({len(ds.y_val)} validation samples)" in text
     assert "| float model | n/a |" in text and "| Akida model (converted) | n/a |" in text
@@ -366,7 +366,7 @@ def test_extractor_section_reads_the_metrics_the_extractor_stage_wrote(tmp_path)
     for key in ("val_spike_samples", "float_val_accuracy", "mean_spikes", "neurons_always_firing"):
         renamed = {k: v for k, v in ext.items() if k != key}
         with pytest.raises(EdgetuneError, match=rf"metrics/extractor.json: no '{key}'; .*rerun dvc repro extractor"):
-            sections.extractor_section(renamed)
+            report_data.extractor_section(renamed)
 
 
 def test_stages_that_disagree_on_num_weights_are_flagged():
@@ -597,7 +597,7 @@ def test_the_data_section_states_the_validation_regime_the_fetch_stage_recorded(
     synthetic = replace(ds, meta={"source": "synthetic", "generator": {"val_snr_db": [20.0, 35.0], "cmn": True}})
     metrics = data_metrics(synthetic)
     assert metrics["val_regime"] == {"speech_snr_db": [20.0, 35.0], "training_snr_db": [0.0, 35.0], "cmn": True}
-    text = "\n".join(sections.data_section(metrics))
+    text = "\n".join(report_data.data_section(metrics))
     assert ("**Regime.** Validation is the held-out voices (no validation speaker in training), speech at 20–35 dB "
             "SNR of coloured noise (training: 0–35 dB), MFCC with each clip's cepstral mean removed: synthetic "
             "speech, not the tutorial's real speech (Speech Commands): Akida backbone 91.7 %, edge layer 88.8 %.") in text
@@ -607,14 +607,25 @@ def test_the_data_section_states_the_validation_regime_the_fetch_stage_recorded(
     assert data_metrics(spoken)["val_regime"]["clips_per_engine"]["val"] == {"espeak": 8, "noise": 2}
     assert ("the regimes agree. Clips per engine, training / validation: espeak 30 / 8, flite 29 / 0 (the table by "
             "voice group below splits validation by held-out person).") in "\n".join(
-        sections.data_section(data_metrics(spoken)))
+        report_data.data_section(data_metrics(spoken)))
     # the generator's defaults (keys absent): training's range, no CMN
     plain = data_metrics(replace(ds, meta={"source": "synthetic", "generator": {"seed": 0}}))
     assert plain["val_regime"] == {"speech_snr_db": [0.0, 35.0], "training_snr_db": [0.0, 35.0], "cmn": False}
-    assert "cepstral" not in "\n".join(sections.data_section(plain))
+    assert "cepstral" not in "\n".join(report_data.data_section(plain))
     # BrainChip's data or the user's file: no synthetic regime to state
     assert "val_regime" not in data_metrics(replace(ds, meta={"source": "file"}))
-    assert "Regime" not in "\n".join(sections.data_section(data_metrics(replace(ds, meta={"source": "file"}))))
+    assert "Regime" not in "\n".join(report_data.data_section(data_metrics(replace(ds, meta={"source": "file"}))))
+
+
+def test_the_fetch_stage_records_each_engines_held_out_voice_groups():
+    from edgetune.data import tts
+    from edgetune.data.fetch import held_out_by_engine
+
+    held_out = {"awb", "ked", f"espeak-{tts.ESPEAK_VARIANTS[0]}", f"espeak-{tts.ESPEAK_VARIANTS[1]}"}
+    # the real voice lists: awb is one of flite's voices, ked one of festival's, eSpeak's variants pool
+    assert held_out_by_engine(["espeak", "flite", "festival"], held_out) == {
+        "espeak": ["espeak"], "flite": ["awb"], "festival": ["ked"]}
+    assert held_out_by_engine(["flite"], {"ked"}) == {"flite": []}
 
 
 def test_the_extractor_section_shows_accuracy_by_voice_group():
@@ -623,8 +634,23 @@ def test_the_extractor_section_shows_accuracy_by_voice_group():
            "mean_spikes": 77.5, "firing_fraction": 0.3, "neurons_never_firing": 0, "neurons_always_firing": 0,
            "akida_val_accuracy_by_voice": {"ked": {"accuracy": 0.6526, "samples": 832},
                                            "awb": {"accuracy": 0.6806, "samples": 864}}}
-    text = "\n".join(sections.extractor_section(ext))
+    text = "\n".join(report_data.extractor_section(ext))
     assert "| voices | accuracy | samples |" in text
     assert text.index("| awb | 68.1 % | 864 |") < text.index("| ked | 65.3 % | 832 |")
+    assert "engine" not in text  # no engines recorded (not synthetic data): no engine column
+    # synthetic data records each engine's held-out groups: a column, and the accuracy pooled by engine
+    ext["akida_val_accuracy_by_voice"]["espeak"] = {"accuracy": 0.75, "samples": 100}
+    ext["akida_val_accuracy_by_voice"]["rms"] = {"accuracy": 0.5, "samples": 100}
+    engines = {"espeak": ["espeak"], "flite": ["awb", "rms"], "festival": ["ked", "rms"]}
+    text = "\n".join(report_data.extractor_section(ext, engines=engines))
+    assert "| voices | engine | accuracy | samples |" in text and "| awb | flite | 68.1 % | 864 |" in text
+    assert "| rms | flite, festival | 50.0 % | 100 |" in text  # a person two engines speak
+    # flite and festival share rms: neither engine's accuracy is its own; espeak's is 75.0 % of 100
+    assert "By engine (validation samples): espeak 75.0 % (100)." in text
+    engines = {"espeak": ["espeak"], "flite": ["awb"], "festival": ["ked"]}
+    del ext["akida_val_accuracy_by_voice"]["rms"]
+    text = "\n".join(report_data.extractor_section(ext, engines=engines))
+    # (0.6806 × 864) / 864 and (0.6526 × 832) / 832: one group each
+    assert "By engine (validation samples): espeak 75.0 % (100), flite 68.1 % (864), festival 65.3 % (832)." in text
     del ext["akida_val_accuracy_by_voice"]  # a dataset without voices: no table
-    assert "| voices |" not in "\n".join(sections.extractor_section(ext))
+    assert "| voices |" not in "\n".join(report_data.extractor_section(ext))

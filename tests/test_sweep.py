@@ -145,7 +145,7 @@ def test_all_covers_every_class_and_a_rerun_rewrites_the_folder_byte_for_byte(tm
 
 def test_class_with_fewer_samples_than_a_value_warns_and_still_runs(tmp_path, caplog):
     write_inputs(tmp_path, {"few": (2, 6), "many": (2, 40)})
-    with caplog.at_level(logging.WARNING, logger="edgetune.sweep"):
+    with caplog.at_level(logging.WARNING, logger="edgetune.edge.sweep"):
         metrics = run_in(tmp_path, neurons_per_class=[2, 4, 8, 16])
     assert metrics["classes"]["few"]["fewer_samples_than"] == [8, 16]
     assert metrics["classes"]["many"]["fewer_samples_than"] == []

@@ -14,7 +14,7 @@ from akida import ActivationType, Dense1D, InputConv2D, Model
 
 from akida_fixtures import make_tiny_extractor
 from edgetune import stats
-from edgetune.edge import table, table_train, whole_model
+from edgetune.edge import table, table_stats, table_train, whole_model
 from edgetune.dataset import KwsDataset, save_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.params import TableParams, parse_params
@@ -84,7 +84,8 @@ def test_item_trains_every_value_and_times_them_in_rounds_apart_from_the_accurac
     times = json.loads((tmp_path / "results/seed-0.time.json").read_text())
     # 3 repeats over 2 seeds: 2 rounds per seed, each the extractor's forward over all 120 training
     # samples, then every value's fit on all of them
-    assert times["rounds"] == 2 and times["samples"] == 120 and times["timing"] == table_train.EDGE_TIMING
+    assert times["rounds"] == 2 and times["samples"] == 120 and times["timing"] == table_train.TIMING_VERSION
+    assert times["forward_timed_samples"] == 120  # below FORWARD_TIMED_SAMPLES: every sample timed
     for timing in [times["forward"], *times["edge_fit"].values()]:
         assert timing["repeats"] == 2 and len(timing["wall"]) == len(timing["cpu"]) == 2
         assert timing["seconds"] == min(timing["wall"]) and timing["cpu_seconds"] == min(timing["cpu"])
@@ -132,11 +133,29 @@ def test_timed_rounds_name_what_they_measured(tiny):
     extractor = load_extractor(tiny / "models/extractor.fbz", spikes.width)
     x_mfcc = load_dataset(tiny / "data/kws.npz").x_train
     rounds = table_train.timed_rounds(0, params, 8, spikes, extractor, x_mfcc, score_train=False)
-    assert rounds._fields == ("runs", "forward", "fits", "samples", "reference")
+    assert rounds._fields == ("runs", "forward", "fits", "timed_samples", "reference")
     assert sorted(rounds.runs) == sorted(rounds.fits) == [2, 3, 4]  # every value scored once, in the first round
     assert [len(rounds.forward.wall), *(len(t.cpu) for t in rounds.fits.values())] == [2, 2, 2, 2]
-    assert rounds.samples == [len(x_mfcc)] * 2
+    assert rounds.timed_samples == len(x_mfcc)
     assert rounds.reference.config.neurons_per_class == 3
+
+
+def test_forward_is_timed_on_every_kth_sample_and_scaled_to_all():
+    x = np.arange(33000)
+    timed = table_train.timed_forward_samples(x)
+    assert len(timed) == 4125 and timed[1] == 8 and timed[-1] == 32992  # k = 33000 // 4096 = 8
+    assert len(table_train.timed_forward_samples(x[:4096 * 2 - 1])) == 8191  # k = 1 below twice the floor
+
+
+def test_a_timing_measured_on_a_part_records_the_whole(monkeypatch):
+    import edgetune.timing
+
+    clocks = {"perf_counter": iter([10.0, 10.5]), "process_time": iter([1.0, 1.25])}
+    fake = type("Clock", (), {name: staticmethod(lambda it=it: next(it)) for name, it in clocks.items()})
+    monkeypatch.setattr(edgetune.timing, "time", fake)
+    timing = edgetune.timing.Timing()
+    assert timing.measure(lambda: "done", scale=8.0) == "done"
+    assert (timing.wall, timing.cpu) == ([4.0], [2.0])  # 8 × the 0.5 s and 0.25 s measured
 
 
 def test_scoring_batches_stay_bounded_at_the_largest_layer():
@@ -189,7 +208,7 @@ def test_item_input_errors_are_clear(tiny, tmp_path):
 
 
 def fake_seeds(accuracies: dict[int, list[float]], fits: dict[int, float], forward: float = 10.0, reference: int = 300,
-               seeds=(0, 1, 2), lc=0.1, timing=table_train.EDGE_TIMING, repeats: int = 3,
+               seeds=(0, 1, 2), lc=0.1, timing=table_train.TIMING_VERSION, repeats: int = 3,
                num_classes: int = 3) -> list[tuple[dict, dict]]:
     """The items' two files as table-train writes them: one seed each, every value in it; one round per seed."""
     values = list(accuracies)
@@ -211,7 +230,7 @@ def fake_seeds(accuracies: dict[int, list[float]], fits: dict[int, float], forwa
                     for v in values}
 
         times = {**common, "reference": reference, "timing": timing, "timing_repeats": repeats, "rounds": 1,
-                 "samples": 120, "forward": {**timed(f), "seconds": f / 2, "wall": [f / 2]}, "edge_fit": {str(v): timed(fits[v] * wall) for v in values},
+                 "samples": 120, "forward_timed_samples": 60, "forward": {**timed(f), "seconds": f / 2, "wall": [f / 2]}, "edge_fit": {str(v): timed(fits[v] * wall) for v in values},
                  "round_ratios": {"cpu": ratios(f), "wall": ratios(f / 2)}}  # F's wall: 2 threads
         if i == 0:
             times["check"] = {"mode": whole_model.COMPOSED, "neurons_per_class": reference, "seed": seed, "samples": 120,
@@ -277,7 +296,7 @@ def test_table_rows_ratios_plateau_and_outputs(tmp_path):
     assert tm["monotone"] is True and tm["forward_cpu_seconds"] == 10.0 and tm["forward_seconds"] == 5.0
     assert tm["check"]["same_weights"] is True
     assert tm["rounds"] == 3 and "process CPU time, median over the rounds" in tm["method"]
-    assert "all 120 training samples" in tm["method"]
+    assert "all 120 training samples (timed on 60 of them, every k-th, and scaled)" in tm["method"]
     assert t["best_neurons_per_class"] == 300 and t["best_val_accuracy"] == pytest.approx(0.926)
     # paired by seed, only the ±0.05 points count: 100 is 0.3 points below (significant), 200..500 are
     # within 0.1 point of 300 (noise); the plateau is the smallest of those. Unpaired, each mean's
@@ -328,14 +347,14 @@ def test_table_warns_when_the_direct_fit_learned_other_weights(tmp_path):
 def test_a_gap_inside_the_seeds_spread_is_indistinguishable_and_one_well_outside_is_not():
     # three seeds scatter by ±1 point, independently: a 0.5-point gap is noise
     noisy = [[0.80, 0.82, 0.81], [0.81, 0.80, 0.825]]
-    assert table.plateau([10, 20], noisy)[0] == 10
+    assert table_stats.plateau([10, 20], noisy)[0] == 10
     # the same seeds, 3 points apart at every seed: significant, whatever the scatter between seeds
     shifted = [[0.77, 0.79, 0.78], [0.80, 0.82, 0.81]]
-    plateau, comparison = table.plateau([10, 20], shifted)
+    plateau, comparison = table_stats.plateau([10, 20], shifted)
     assert plateau == 20 and comparison.below == [True, False]
     assert comparison.gaps[0].mean == pytest.approx(0.03) and comparison.gaps[0].half_width == pytest.approx(0, abs=1e-12)
     # ties: the smallest value is the best
-    assert table.plateau([10, 20, 50], [[0.9, 0.9], [0.9, 0.9], [0.5, 0.5]])[0] == 10
+    assert table_stats.plateau([10, 20, 50], [[0.9, 0.9], [0.9, 0.9], [0.5, 0.5]])[0] == 10
 
 
 def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
@@ -347,8 +366,8 @@ def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
     write_results(tmp_path / "results", fake_seeds({2: [0.9] * 3}, fits, reference=4))
     with pytest.raises(EdgetuneError, match=r"seed-0.json: made with neurons_per_class = \[2\], but the params say \[2, 4\]; it is stale, rerun dvc repro table-train@0"):
         table.build_table(params, tmp_path / "results")
-    write_results(tmp_path / "results", fake_seeds(accs, fits, reference=4, timing="engine forward, one run"))
-    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: timed as 'engine forward, one run' for 3 repeats, not as the other seeds"):
+    write_results(tmp_path / "results", fake_seeds(accs, fits, reference=4, timing=1))
+    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: timed with method 1 for 3 repeats, not as the other seeds \(method 2, 3\)"):
         table.build_table(params, tmp_path / "results")
     write_results(tmp_path / "results", fake_seeds(accs, fits, reference=2))
     with pytest.raises(EdgetuneError, match=r"seed-0.time.json: made with reference = 2, but the params say 4; it is stale, rerun dvc repro table-train@0"):

@@ -19,7 +19,7 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
 
 def run_stage(name: str, body: Callable[[], None]) -> int:
     """Run a stage body; a user error becomes one line on stderr and exit status 2."""
-    setup_logging()
+    setup_logging(name)
     try:
         body()
     except EdgetuneError as err:

@@ -16,8 +16,10 @@ from typing import Iterator
 from edgetune.portable import pin_cpu_arithmetic
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+def setup_logging(stage: str | None = None, level: int = logging.INFO) -> None:
+    """Lines of ``stage``'s run say its name (what a DVC user knows it by), not the module's."""
+    where = stage or "%(name)s"
+    logging.basicConfig(level=level, format=f"%(asctime)s {where}: %(message)s", datefmt="%H:%M:%S")
 
 
 def quiet_tensorflow() -> None:

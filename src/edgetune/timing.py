@@ -30,12 +30,16 @@ class Timing:
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
-    def measure(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` once, add its wall and CPU time, return its result."""
+    def measure(self, fn: Callable[[], T], scale: float = 1.0) -> T:
+        """Run ``fn`` once, add its wall and CPU time, return its result.
+
+        ``scale``: ``fn`` does 1 / ``scale`` of the work whose cost is wanted (a cost linear in its
+        size, measured on a part of it), so the times added are ``scale`` × the measured ones.
+        """
         cpu0, wall0 = time.process_time(), time.perf_counter()
         result = fn()
-        self.wall.append(time.perf_counter() - wall0)
-        self.cpu.append(time.process_time() - cpu0)
+        self.wall.append((time.perf_counter() - wall0) * scale)
+        self.cpu.append((time.process_time() - cpu0) * scale)
         return result
 
     @property

@@ -24,7 +24,7 @@ import numpy as np
 from edgetune.dataset import KwsDataset
 from edgetune.errors import EdgetuneError
 
-log = logging.getLogger("fetch")
+log = logging.getLogger(__name__)
 
 PICKLE_LAYOUT = "[x_train, y_train, x_val, y_val, files_train, files_val, word_to_index, data_transform]"
 # Speech Commands names its clips <word>/<speaker>_nohash_<n>.wav: the speaker is a voice id.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgetune import paths
 from edgetune import download
 from edgetune.data import brainchip_data
 from edgetune.data.augment import SNR_DB
@@ -21,11 +22,10 @@ from edgetune.dataset import MFCC_SHAPE, KwsDataset, load_dataset, save_dataset,
 from edgetune.errors import EdgetuneError
 from edgetune.params import DataParams, load_params
 from edgetune.timing import time_metrics_path
+from edgetune.voice_groups import voice_group
 
-log = logging.getLogger("fetch")
+log = logging.getLogger(__name__)
 
-DATASET = Path("data/kws.npz")
-METRICS = Path("metrics/data.json")
 PICKLE_SUFFIXES = (".pkl", ".pickle")
 OFFLINE_FIX = ("use data.source: synthetic offline, or download the file elsewhere and set data.source: file, "
                "data.path")
@@ -117,10 +117,20 @@ def data_metrics(ds: KwsDataset) -> dict:
                                  "cmn": bool(generator.get("cmn", False))}
         if ds.meta.get("clips_per_engine"):  # who speaks: the engines' shares of each split
             metrics["val_regime"]["clips_per_engine"] = ds.meta["clips_per_engine"]
+        if persons["val"] and ds.meta.get("engines"):
+            metrics["val_regime"]["held_out_by_engine"] = held_out_by_engine(list(ds.meta["engines"]), persons["val"])
     return metrics
 
 
-def run(params_path: str | Path = "params.yaml", dataset_path: Path = DATASET, metrics_path: Path = METRICS) -> None:
+def held_out_by_engine(engines: list[str], held_out: set[str]) -> dict[str, list[str]]:
+    """Each engine's held-out voice groups (:mod:`edgetune.voice_groups`): the accuracy by group is
+    then an accuracy by engine too, where each group is one engine's."""
+    from edgetune.data import tts
+
+    return {e: sorted({voice_group(v.speaker) for v in tts.voices(e) if v.speaker in held_out}) for e in engines}
+
+
+def run(params_path: str | Path = paths.PARAMS, dataset_path: Path = paths.DATASET, metrics_path: Path = paths.DATA_METRICS) -> None:
     params = load_params(params_path).data
     start = time.perf_counter()
     ds = validate(make_dataset(params), params.path if params.source == "file" else f"data.source={params.source}",

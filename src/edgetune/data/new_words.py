@@ -25,18 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
+from edgetune import paths
 from edgetune.data import mfcc
 from edgetune.atomic import save_npz, write_json
 from edgetune.dataset import KwsDataset, load_dataset, save_dataset, validate
 from edgetune.errors import EdgetuneError
-from edgetune.params import NEW_WORDS, DataParams, load_params
+from edgetune.params import DataParams, load_params
+from edgetune.vocabulary import NEW_WORDS
 from edgetune.timing import time_metrics_path
 
-log = logging.getLogger("fetch-new-words")
+log = logging.getLogger(__name__)
 
-DATASET = Path("data/kws.npz")
-NEW_WORDS_PATH = Path("data/new_words.npz")
-METRICS = Path("metrics/new_words.json")
 FILE_FIELDS = ("new_x_train", "new_y_train", "new_x_val", "new_y_val", "new_classes")
 NO_NEW_WORDS = ("the fewshot stage needs the new words: use data.source synthetic, or data.source file with an "
                 ".npz holding the optional fields " + ", ".join(FILE_FIELDS))
@@ -120,7 +119,7 @@ def save_new_words(path: str | Path, new: KwsDataset | str) -> None:
         save_dataset(path, new)
 
 
-def load_new_words(path: str | Path = NEW_WORDS_PATH) -> KwsDataset | str:
+def load_new_words(path: str | Path = paths.NEW_WORDS) -> KwsDataset | str:
     """The new words, or the reason there are none."""
     path = Path(path)
     try:
@@ -143,8 +142,8 @@ def new_words_metrics(new: KwsDataset | str) -> dict:
             "voices": voices}
 
 
-def run(params_path: str | Path = "params.yaml", dataset_path: Path = DATASET, out_path: Path = NEW_WORDS_PATH,
-        metrics_path: Path = METRICS) -> dict:
+def run(params_path: str | Path = paths.PARAMS, dataset_path: Path = paths.DATASET, out_path: Path = paths.NEW_WORDS,
+        metrics_path: Path = paths.NEW_WORDS_METRICS) -> dict:
     params = load_params(params_path).data
     dataset = load_dataset(dataset_path)
     start = time.perf_counter()

@@ -32,9 +32,10 @@ import tqdm
 
 from edgetune.data import augment, festival_engine, mfcc, tts
 from edgetune.dataset import KwsDataset
-from edgetune.params import ALL_ENGINES, SILENCE, SPEECH_COMMANDS_WORDS, DataParams
+from edgetune.params import DataParams
+from edgetune.vocabulary import ALL_ENGINES, SILENCE, SPEECH_COMMANDS_WORDS
 
-log = logging.getLogger("fetch")
+log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64
 SPLITS = ("train", "val")
@@ -179,8 +180,7 @@ def _warp(perturbation: float, split: str, voice: tts.Voice | None, seed: tuple[
 
 
 def chunks(clips: list[ClipSpec], size: int = CHUNK_SIZE) -> list[list[ClipSpec]]:
-    """Fixed chunks (independent of the worker count), one engine each, festival sorted by voice."""
-
+    """Fixed chunks (independent of the worker count), one engine each, festival, accented and piper by voice."""
     def key(c: ClipSpec) -> tuple:
         return (c.engine, c.voice.name if c.engine in ("festival", "accented", "piper") else "", c.split, c.position)
 

@@ -13,19 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from edgetune import paths
 from edgetune.edge import layer as edge
 from edgetune.confusion import write_confusion_csv
 from edgetune.params import load_params
 from edgetune.edge.spikefile import load_spikes
-from edgetune.edge.table_train import SPIKES, WEIGHTS, score_batch, shuffled
+from edgetune.edge.table_train import score_batch, shuffled
 
-log = logging.getLogger("edgetune.edge_confusion")
-
-EDGE_CONFUSION = "plots/confusion/edge.csv"
+log = logging.getLogger(__name__)
 
 
-def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
-        weights_path: str | Path = WEIGHTS, out: str | Path = EDGE_CONFUSION) -> float:
+def run(params_path: str | Path = paths.PARAMS, spikes_path: str | Path = paths.SPIKES,
+        weights_path: str | Path = paths.NUM_WEIGHTS, out: str | Path = paths.EDGE_CONFUSION) -> float:
     """Stage ``confusion``: the table's reference value, first seed — the very layer its row trains
     (same shuffle, same initial weights) — scored on the validation set, one CSV row per sample."""
     table = load_params(params_path).table

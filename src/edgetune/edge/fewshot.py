@@ -34,23 +34,20 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune import stats
+from edgetune import paths, stats
 from edgetune.edge import fewshot_arms as arms, layer as edge, spikes as spikes_stage
 from edgetune.atomic import write_json, write_text
 from edgetune.dataset import KwsDataset
 from edgetune.errors import EdgetuneError
-from edgetune.fewshot_params import FewshotParams
 from edgetune.logs import muted
-from edgetune.data.new_words import NEW_WORDS_PATH, load_new_words
+from edgetune.data.new_words import load_new_words
 from edgetune.extractor.check import load_extractor
-from edgetune.params import load_params
+from edgetune.params import FewshotParams, load_params
 from edgetune.edge.spikefile import SpikeSet, load_spikes
 from edgetune.timing import time_metrics_path
 
-log = logging.getLogger("edgetune.fewshot")
+log = logging.getLogger(__name__)
 
-METRICS = Path("metrics/fewshot.json")
-PLOT = Path("plots/fewshot.csv")
 SHOTS_STREAM, ORDER_STREAM = 1, 2  # seed components apart from the table's (3: the new neurons)
 FIGURES = arms.FIGURES
 PLOT_COLUMNS = ["shots", *[c for f in FIGURES for c in (f, f"{f}_ci95")]]
@@ -211,10 +208,10 @@ def heard_result(p: FewshotParams, sizes: list[int], runs: dict) -> dict:
             "extractor_limits_new_words": stats.significantly_below(gap)}
 
 
-def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = "data/spikes.npz",
-        new_words_path: str | Path = NEW_WORDS_PATH, extractor_path: str | Path = "models/extractor.fbz",
-        weights_path: str | Path = "results/num_weights.json", table_path: str | Path = "metrics/table.json",
-        metrics_path: str | Path = METRICS, plot_path: str | Path = PLOT) -> dict:
+def run(params_path: str | Path = paths.PARAMS, spikes_path: str | Path = paths.SPIKES,
+        new_words_path: str | Path = paths.NEW_WORDS, extractor_path: str | Path = paths.EXTRACTOR,
+        weights_path: str | Path = paths.NUM_WEIGHTS, table_path: str | Path = paths.TABLE_METRICS,
+        metrics_path: str | Path = paths.FEWSHOT_METRICS, plot_path: str | Path = paths.FEWSHOT_CSV) -> dict:
     start = time.perf_counter()
     params = load_params(params_path)
     p = params.fewshot

@@ -21,6 +21,7 @@ from pathlib import Path
 import akida
 from akida import AkidaUnsupervised, FullyConnected
 
+from edgetune import paths
 from edgetune.atomic import write_json, write_text
 from edgetune.edge.layer import LAYER_NAME, read_positive_int
 from edgetune.errors import EdgetuneError
@@ -28,8 +29,6 @@ from edgetune.mapping import layer_figures, load_model, mapping_figures
 from edgetune.params import load_params
 
 MAX_NEURONS_PER_CLASS = 1 << 20  # the search's ceiling; the engine refuses far fewer units anyway
-METRICS = "metrics/hardware.json"
-PLOT_CSV = "plots/hardware.csv"
 PLOT_COLUMNS = ("neurons_per_class", "program_bytes", "external_bytes", "edge_external_bytes", "nps", "edge_on_chip")
 # every row has every key (None where the model does not map), so `dvc metrics diff` lines up
 EMPTY_ROW = {"units": None, "maps": False, "reason": None, "sequences": None, "nps": None, "components": None,
@@ -38,7 +37,7 @@ EMPTY_ROW = {"units": None, "maps": False, "reason": None, "sequences": None, "n
 # what the table's rows get (metrics/table.json, metrics/table.md)
 TABLE_COLUMNS = ("maps", "reason", "edge_memory", "edge_np", "nps", "components", "program_bytes", "external_bytes",
                  "learns_on_device")
-log = logging.getLogger("edgetune.hardware")
+log = logging.getLogger(__name__)
 
 
 def deployed_model(extractor: str | Path, units: int, num_classes: int, num_weights: int,
@@ -91,9 +90,9 @@ def largest_on_chip(on_chip, ceiling: int = MAX_NEURONS_PER_CLASS) -> tuple[int,
     return lo, calls
 
 
-def run(params_path: str | Path = "params.yaml", extractor: str | Path = "models/extractor.fbz",
-        weights: str | Path = "results/num_weights.json", data: str | Path = "metrics/data.json",
-        metrics: str | Path = METRICS, plot_csv: str | Path = PLOT_CSV) -> dict:
+def run(params_path: str | Path = paths.PARAMS, extractor: str | Path = paths.EXTRACTOR,
+        weights: str | Path = paths.NUM_WEIGHTS, data: str | Path = paths.DATA_METRICS,
+        metrics: str | Path = paths.HARDWARE_METRICS, plot_csv: str | Path = paths.HARDWARE_CSV) -> dict:
     params = load_params(params_path)
     name, values = params.hardware.device, params.table.neurons_per_class
     num_weights = read_positive_int(weights, "num_weights", "weights")
@@ -128,7 +127,7 @@ def run(params_path: str | Path = "params.yaml", extractor: str | Path = "models
     return result
 
 
-def merge_into_table(t: dict, path: str | Path = METRICS) -> dict:
+def merge_into_table(t: dict, path: str | Path = paths.HARDWARE_METRICS) -> dict:
     """The table ``t`` (metrics/table.json) with the hardware columns in its rows and the on-chip limit."""
     path = Path(path)
     try:

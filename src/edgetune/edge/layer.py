@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from akida import AkidaUnsupervised, FullyConnected, InputData, Model
 
+from edgetune import paths
 from edgetune.errors import EdgetuneError
 from edgetune.timing import Timing
 
@@ -36,7 +37,7 @@ BLOCK_POTENTIALS = 1 << 21  # potentials per scoring block (8 MB of float32)
 # units is 700 MB at once. Fitting in chunks of samples learns the same weights (tested) with
 # the returned potentials bounded to 64 MB.
 FIT_OUTPUT_POTENTIALS = 1 << 24
-log = logging.getLogger("edgetune.edge")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,6 @@ def read_positive_int(path: str | Path, key: str, stage: str) -> int:
     return value
 
 
-def load_num_weights(path: str | Path = "results/num_weights.json") -> int:
+def load_num_weights(path: str | Path = paths.NUM_WEIGHTS) -> int:
     """num_weights chosen by the weights stage (``results/num_weights.json``, also in its metrics)."""
     return read_positive_int(path, "num_weights", "weights")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from edgetune import paths
 from edgetune import charts
 from edgetune.edge import spikestats
 from edgetune.atomic import write_json
@@ -22,13 +23,7 @@ from edgetune.extractor.check import load_extractor, refuse_non_binary
 from edgetune.params import load_params
 from edgetune.edge.spikefile import SpikeSet, save_spikes
 
-log = logging.getLogger("edgetune.spikes")
-
-DATASET = Path("data/kws.npz")
-EXTRACTOR = Path("models/extractor.fbz")
-SPIKES = Path("data/spikes.npz")
-METRICS = Path("metrics/spikes.json")
-PLOTS = Path("plots/spikes")
+log = logging.getLogger(__name__)
 
 
 def forward_spikes(model, x: np.ndarray, batch_size: int, origin: str | Path, split: str) -> np.ndarray:
@@ -96,9 +91,9 @@ def write_plots(spikes: SpikeSet, out_dir: str | Path) -> None:
     charts.save_png(fig, out / "neuron_rates.png")
 
 
-def run(params_path: str | Path = "params.yaml", dataset_path: str | Path = DATASET,
-        extractor_path: str | Path = EXTRACTOR, spikes_path: str | Path = SPIKES,
-        metrics_path: str | Path = METRICS, plots_path: str | Path = PLOTS) -> dict:
+def run(params_path: str | Path = paths.PARAMS, dataset_path: str | Path = paths.DATASET,
+        extractor_path: str | Path = paths.EXTRACTOR, spikes_path: str | Path = paths.SPIKES,
+        metrics_path: str | Path = paths.SPIKES_METRICS, plots_path: str | Path = paths.SPIKES_PLOTS) -> dict:
     params = load_params(params_path).spikes
     ds = load_dataset(dataset_path)
     model = load_extractor(extractor_path, samples=(ds.x_train.shape[1:], dataset_path))

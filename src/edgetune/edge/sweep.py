@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from edgetune import paths
 from edgetune.edge import layer as edge
 from edgetune.edge.sweep_curves import CSV_COLUMNS, class_knees, curve_table, file_stem, summarise
 from edgetune.edge.sweep_figures import plot_class
@@ -26,7 +27,7 @@ from edgetune.edge.sweep_pool import TrainingSettings, sweep_classes
 from edgetune.errors import EdgetuneError
 from edgetune.timing import time_metrics_path
 
-log = logging.getLogger("edgetune.sweep")
+log = logging.getLogger(__name__)
 
 
 def select_classes(
@@ -75,12 +76,12 @@ def warn_short_class(word: str, samples: int, neurons_per_class: list[int]) -> l
 
 
 def run(
-    params_path="params.yaml",
-    spikes_path="data/spikes.npz",
-    weights_path="metrics/weights.json",
-    plots_dir="plots/sweep",
-    curves_path="plots/sweep.csv",
-    metrics_path="metrics/sweep.json",
+    params_path=paths.PARAMS,
+    spikes_path=paths.SPIKES,
+    weights_path=paths.WEIGHTS_METRICS,
+    plots_dir=paths.SWEEP_PLOTS,
+    curves_path=paths.SWEEP_CURVES,
+    metrics_path=paths.SWEEP_METRICS,
     progress: bool = True,
 ) -> dict:
     """The sweep stage: read spikes and num_weights, train, find knees, write CSVs, PNGs and metrics."""

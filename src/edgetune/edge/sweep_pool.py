@@ -101,7 +101,7 @@ def _init_worker(spikes_by_class: dict[int, np.ndarray], settings: TrainingSetti
     # (bench/bench_sweep.py: 0.9× instead of 2.5×).
     threadpool_limits(limits=1)
     # edge.train warns per training when npc > samples; the parent warns once per class instead
-    logging.getLogger("edgetune.edge").setLevel(logging.ERROR)
+    edge.log.setLevel(logging.ERROR)
 
 
 def _run_task(task: SweepTask) -> tuple[SweepTask, int, int, float]:

@@ -14,6 +14,11 @@ free: measured here, the same F took 7.3 s on an idle machine and 18–26 s besi
 (CPU time 14.3–16.0 s), and the wall-clock ratio at 10 moved from 0.78 to 0.84. On CPU time,
 the ratio is what the fit costs, the same on a busy or a quiet machine of any core count.
 
+F is timed on every k-th training sample (:data:`FORWARD_TIMED_SAMPLES` of them) and scaled to all:
+the engine's forward pass costs the same per sample at any count, so timing all 33,000 default
+samples in every item (half of each item's time) bought nothing; the first seed's direct fit of the
+whole model on all samples (below) checks the scaled sum against a measurement.
+
 The first round's fits are the seed's full trainings: the training set in the seed's order, the
 layer from the seed's initial weights, the same order at every value (paired seeds). Two files:
 
@@ -38,6 +43,7 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from edgetune import paths
 from edgetune.edge import layer as edge
 from edgetune.atomic import write_json
 from edgetune.dataset import load_dataset
@@ -50,27 +56,30 @@ from edgetune.edge.whole_check import check_same_samples, direct_check
 from edgetune.edge.whole_model import forward_in_chunks
 from edgetune.extractor.check import load_extractor
 
-SPIKES = "data/spikes.npz"
-DATASET = "data/kws.npz"
-EXTRACTOR = "models/extractor.fbz"
-WEIGHTS = "results/num_weights.json"  # the weights stage's choice, alone
-RESULTS_DIR = "results/table"
 # Scoring holds a (batch × units) float32 block: 2**24 elements = 64 MB whatever the layer size.
 SCORE_ELEMENTS = 2**24
-log = logging.getLogger("edgetune.table_train")
+log = logging.getLogger(__name__)
 
 CLOCKS = ("cpu", "wall")  # process CPU time (the ratio's clock: see the module's docstring), wall clock beside it
-# What the times are, recorded with every measurement: the table refuses to mix files timed otherwise.
-EDGE_TIMING = ("rounds in one process: extractor forward F, then the edge layer fit E(v) at every value, "
-               "all training samples, process CPU time and wall clock")
+# How the times are taken, recorded with every measurement: the table refuses to mix files timed
+# otherwise. 1: rounds in one process, F then E(v) at every value, all training samples, process CPU
+# time and wall clock; 2: the same, F timed on every k-th sample and scaled to all of them.
+TIMING_VERSION = 2
+FORWARD_TIMED_SAMPLES = 4096  # at least: every k-th training sample, k = samples // this
 
 
-def result_path(seed: int, results_dir: str | Path = RESULTS_DIR) -> Path:
+def result_path(seed: int, results_dir: str | Path = paths.TABLE_RESULTS) -> Path:
     return Path(results_dir) / f"seed-{seed}.json"
 
 
-def time_path(seed: int, results_dir: str | Path = RESULTS_DIR) -> Path:
+def time_path(seed: int, results_dir: str | Path = paths.TABLE_RESULTS) -> Path:
     return Path(results_dir) / f"seed-{seed}.time.json"
+
+
+def timed_forward_samples(x: np.ndarray) -> np.ndarray:
+    """Every k-th sample, spread over the whole set (its classes and voices), about
+    :data:`FORWARD_TIMED_SAMPLES` of them: F is timed on these and scaled to all."""
+    return np.ascontiguousarray(x[::max(1, len(x) // FORWARD_TIMED_SAMPLES)])
 
 
 def score_batch(units: int) -> int:
@@ -109,7 +118,7 @@ class Rounds(NamedTuple):
     runs: dict[int, dict]  # value → the first round's scores
     forward: Timing  # F: the extractor's forward pass, every round
     fits: dict[int, Timing]  # value → E(v): the edge layer's fit, every round
-    samples: list[int]  # samples per F
+    timed_samples: int  # the samples F was timed on (scaled to all of them)
     reference: edge.TrainedEdge  # the first round's layer at table.reference
 
 
@@ -120,11 +129,12 @@ def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeS
     configs = {v: edge.EdgeConfig(spikes.num_classes, v, num_weights, table.learning_competition, seed)
                for v in values}
     x, y = shuffled(spikes, seed)
-    forward, fits, runs, samples, reference = Timing(), {v: Timing() for v in values}, {}, [], None
+    forward, fits, runs, reference = Timing(), {v: Timing() for v in values}, {}, None
+    x_timed = timed_forward_samples(x_mfcc)
     rounds = rounds_per_seed(table)
     with logging_redirect_tqdm(), tqdm(total=rounds * (len(values) + 1), desc=f"table seed={seed}", unit="fit") as bar:
         for r in range(rounds):
-            samples.append(forward.measure(lambda: forward_in_chunks(extractor, x_mfcc)))
+            forward.measure(lambda: forward_in_chunks(extractor, x_timed), scale=len(x_mfcc) / len(x_timed))
             bar.update()
             for i, v in enumerate(values if (seed + r) % 2 == 0 else values[::-1]):
                 with muted(edge.log) if r or i else contextlib.nullcontext():  # a layer-size warning, said once
@@ -137,7 +147,7 @@ def timed_rounds(seed: int, table: TableParams, num_weights: int, spikes: SpikeS
                     log.info("seed %d npc %d: val %.4f, %d learned, fit %.2f s", seed, v,
                              runs[v]["val_accuracy"], runs[v]["learned_neurons"], trained.fit_seconds)
                 bar.update()
-    return Rounds(runs, forward, fits, samples, reference)
+    return Rounds(runs, forward, fits, len(x_timed), reference)
 
 
 def round_ratios(forward: Timing, fits: dict[int, Timing], reference: int, clock: str) -> dict[str, list[float]]:
@@ -161,8 +171,9 @@ def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet
               "neurons_per_class": list(table.neurons_per_class)}
     result = {**common, "num_classes": spikes.num_classes, "train_samples": len(spikes.x_train),
               "val_samples": len(spikes.x_val), "runs": {str(v): rounds.runs[v] for v in table.neurons_per_class}}
-    times = {**common, "reference": table.reference, "timing": EDGE_TIMING, "timing_repeats": table.timing_repeats,
-             "rounds": len(forward.wall), "samples": min(rounds.samples + [len(spikes.x_train)]),
+    times = {**common, "reference": table.reference, "timing": TIMING_VERSION,
+             "timing_repeats": table.timing_repeats, "rounds": len(forward.wall), "samples": len(spikes.x_train),
+             "forward_timed_samples": rounds.timed_samples,
              "forward": forward.as_dict(), "edge_fit": {str(v): t.as_dict() for v, t in fits.items()},
              "round_ratios": {clock: round_ratios(forward, fits, table.reference, clock) for clock in CLOCKS}}
     if first:  # the decomposition F + E checked once against a direct fit of the whole model
@@ -170,9 +181,9 @@ def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet
     return result, times
 
 
-def run(seed: int, params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
-        dataset_path: str | Path = DATASET, extractor_path: str | Path = EXTRACTOR,
-        weights_path: str | Path = WEIGHTS, results_dir: str | Path = RESULTS_DIR) -> dict:
+def run(seed: int, params_path: str | Path = paths.PARAMS, spikes_path: str | Path = paths.SPIKES,
+        dataset_path: str | Path = paths.DATASET, extractor_path: str | Path = paths.EXTRACTOR,
+        weights_path: str | Path = paths.NUM_WEIGHTS, results_dir: str | Path = paths.TABLE_RESULTS) -> dict:
     """The stage item: train seed ``seed`` at every value, write ``seed-<k>.json`` and ``seed-<k>.time.json``."""
     table = load_params(params_path).table
     if seed not in table.seeds:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edgetune import paths
 from edgetune import charts, stats
 from edgetune.edge import layer as edge
 from edgetune.atomic import write_json
@@ -29,12 +30,7 @@ from edgetune.params import WeightsParams, load_params
 from edgetune.edge.spikefile import SpikeSet, load_spikes
 from edgetune.edge.spikestats import spike_counts
 
-log = logging.getLogger("edgetune.weights")
-
-SPIKES = Path("data/spikes.npz")
-METRICS = Path("metrics/weights.json")
-NUM_WEIGHTS = Path("results/num_weights.json")  # the choice alone: what later stages depend on
-PLOTS = Path("plots/weights")
+log = logging.getLogger(__name__)
 
 
 def weights_for(factor: float, median: float) -> int:
@@ -147,8 +143,8 @@ def write_plots(curve: pd.DataFrame, chosen: float, best: float, out_dir: str | 
     charts.save_png(fig, out / "factor_curve.png")
 
 
-def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKES,
-        metrics_path: str | Path = METRICS, plots_path: str | Path = PLOTS,
+def run(params_path: str | Path = paths.PARAMS, spikes_path: str | Path = paths.SPIKES,
+        metrics_path: str | Path = paths.WEIGHTS_METRICS, plots_path: str | Path = paths.WEIGHTS_PLOTS,
         num_weights_path: str | Path | None = None) -> dict:
     params = load_params(params_path).weights
     spikes = load_spikes(spikes_path)
@@ -192,7 +188,7 @@ def run(params_path: str | Path = "params.yaml", spikes_path: str | Path = SPIKE
     }
     write_json(metrics_path, result)
     # beside metrics/, as results/num_weights.json is beside metrics/weights.json
-    write_json(Path(metrics_path).parent.parent / NUM_WEIGHTS if num_weights_path is None else num_weights_path,
+    write_json(Path(metrics_path).parent.parent / paths.NUM_WEIGHTS if num_weights_path is None else num_weights_path,
                {"num_weights": num_weights})
     log.info("chosen factor %g: val accuracy %.4f; best factor %g (num_weights %d): val accuracy %.4f; chosen is %s",
              params.factor, result["val_accuracy"], result["best_factor"], result["best_num_weights"],

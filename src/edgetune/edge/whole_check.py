@@ -21,7 +21,7 @@ from edgetune.edge.spikefile import SpikeSet
 from edgetune.edge.whole_model import COMPOSED, fit_whole_model
 from edgetune.errors import EdgetuneError
 
-log = logging.getLogger("edgetune.whole_check")
+log = logging.getLogger(__name__)
 
 
 def check_same_samples(spikes: SpikeSet, ds, spikes_path, dataset_path) -> None:

@@ -35,7 +35,7 @@ SUMMED = "extractor forward + edge layer fit"
 # What the engine says when an Akida 1.0 layer cannot follow the model (e.g. an Akida 2.0 extractor)
 IP_VERSION_REFUSAL = "IP version"
 FORWARD_BATCH = 1024  # samples per forward call: memory stays bounded on large datasets
-log = logging.getLogger("edgetune.whole_model")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ What akida_models 1.14.2's ``ds_cnn_kws_pretrained()`` does in the Akida 1.0 con
 steps done here instead of installing akida-models (its dependencies add 1 GB: opencv, librosa,
 tensorflow-datasets…; with ``--no-deps`` its package ``__init__`` fails to import): fetch the
 quantized Keras ``.h5`` from ``extractor.url`` (BrainChip's file by default,
-:data:`edgetune.params.BRAINCHIP_MODEL_URL`), checked against ``extractor.sha256`` and kept in
+:data:`edgetune.params.extractor.BRAINCHIP_MODEL_URL`), checked against ``extractor.sha256`` and kept in
 edgetune's download cache (never Keras's ``~/.keras``), then ``cnn2snn.load_quantized_model``
 and ``cnn2snn.convert`` with the tutorial's ``input_scaling=(255, 0)`` unless the model starts
 with its own Rescaling layer. A mirror or a proxy is a change of ``extractor.url``, not of code.
@@ -19,7 +19,7 @@ from edgetune import download
 from edgetune.errors import EdgetuneError
 from edgetune.logs import import_tensorflow_quietly
 
-log = logging.getLogger("extractor")
+log = logging.getLogger(__name__)
 
 INPUT_SCALING = (255, 0)  # the tutorial's convert(model, input_scaling=(255, 0))
 

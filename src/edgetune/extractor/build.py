@@ -24,21 +24,21 @@ from pathlib import Path
 import akida
 import numpy as np
 
+from edgetune import paths
 from edgetune.atomic import atomic_path, write_json
 from edgetune.confusion import write_confusion_csv
-from edgetune.extractor.curves import DVCLIVE_DIR, Curves, training_curves
+from edgetune.extractor.curves import Curves, training_curves
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.extractor.check import check_spikes
-from edgetune.extractor.identity import IDENTITY_JSON, identity
+from edgetune.extractor.identity import identity
 from edgetune.logs import import_tensorflow_quietly
 from edgetune.mapping import map_extractor
 from edgetune.params import ExtractorParams, load_params
 from edgetune.timing import time_metrics_path
+from edgetune.voice_groups import voice_group
 
-log = logging.getLogger("extractor")
-
-CONFUSION_CSV = "plots/confusion/extractor.csv"  # the full model's classifier on the validation split
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,6 @@ def spike_statistics(spikes: np.ndarray) -> dict:
     }
 
 
-def voice_group(speaker: str) -> str:
-    """eSpeak NG's variants pool into ``espeak``; any other person is a group of its own; no voice = silence."""
-    speaker = str(speaker)
-    return "silence" if not speaker else "espeak" if speaker.startswith("espeak-") else speaker
-
-
 def accuracy_by_voice(speakers: np.ndarray, correct: np.ndarray) -> dict:
     """Validation accuracy and sample count per voice group (the headline mean hides who is held out)."""
     groups = np.array([voice_group(s) for s in speakers])
@@ -162,17 +156,17 @@ def build_extractor(ds: KwsDataset, params: ExtractorParams, curves: Curves | No
     return from_file(Path(params.path))
 
 
-def run(params_path: str | Path = "params.yaml", data_path: str | Path = "data/kws.npz",
-        model_path: str | Path = "models/extractor.fbz", metrics_path: str | Path = "metrics/extractor.json",
+def run(params_path: str | Path = paths.PARAMS, data_path: str | Path = paths.DATASET,
+        model_path: str | Path = paths.EXTRACTOR, metrics_path: str | Path = paths.EXTRACTOR_METRICS,
         curves_dir: str | Path | None = None, confusion_path: str | Path | None = None,
         identity_path: str | Path | None = None) -> dict:
     """Build, check and save the extractor. The curves, the confusion CSV and the identity record
     default to their places beside ``metrics/`` (``dvclive/``, ``plots/confusion/extractor.csv``,
     ``results/extractor_identity.json`` under the same root)."""
     root = Path(metrics_path).parent.parent
-    curves_dir = root / DVCLIVE_DIR if curves_dir is None else curves_dir
-    confusion_path = root / CONFUSION_CSV if confusion_path is None else confusion_path
-    identity_path = root / IDENTITY_JSON if identity_path is None else identity_path
+    curves_dir = root / paths.DVCLIVE_DIR if curves_dir is None else curves_dir
+    confusion_path = root / paths.EXTRACTOR_CONFUSION if confusion_path is None else confusion_path
+    identity_path = root / paths.EXTRACTOR_IDENTITY if identity_path is None else identity_path
     params = load_params(params_path).extractor
     ds = load_dataset(data_path)
     log.info("source %s; dataset %s: %d train, %d val, %d classes", params.source, data_path,

@@ -21,9 +21,9 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from edgetune import paths
 from edgetune.atomic import write_text
 
-DVCLIVE_DIR = "dvclive"
 NO_CURVES = "no-curves.txt"  # dvclive/plots/ is a DVC output: it must exist, curves or not
 # DVCLive reads these: no Studio posting, no anonymous usage report from inside a stage.
 _QUIET_ENV = {"DVCLIVE_LOGLEVEL": "WARNING", "DVC_NO_ANALYTICS": "1"}
@@ -48,7 +48,7 @@ class Curves:
 
 
 @contextlib.contextmanager
-def training_curves(directory: str | os.PathLike = DVCLIVE_DIR) -> Iterator[Curves]:
+def training_curves(directory: str | os.PathLike = paths.DVCLIVE_DIR) -> Iterator[Curves]:
     """Open a fresh DVCLive run in ``directory`` (previous files removed); its summary is written on exit."""
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)

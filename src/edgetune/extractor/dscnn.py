@@ -34,7 +34,7 @@ from edgetune.errors import EdgetuneError
 from edgetune.extractor.dscnn_training import AugmentedBatches, Distilled, EpochBar
 from edgetune.params import ExtractorParams
 
-log = logging.getLogger("extractor")
+log = logging.getLogger(__name__)
 
 SPIKE_LAYER = "separable_6"
 SPIKE_ACTIVATION = f"{SPIKE_LAYER}/relu"

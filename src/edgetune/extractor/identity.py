@@ -15,9 +15,7 @@ import os
 import platform
 from pathlib import Path
 
-from edgetune.params_extractor import ExtractorParams
-
-IDENTITY_JSON = "results/extractor_identity.json"
+from edgetune.params import ExtractorParams
 
 
 def file_md5(path: str | Path) -> str:

@@ -22,6 +22,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from edgetune import paths
 from edgetune.errors import EdgetuneError
 from edgetune.report import conditions, report_confusion
 from edgetune.report.answer_text import factor_answer_lines, knee_answer_lines
@@ -29,12 +30,11 @@ from edgetune.report.answers import answer_factor, answer_knees
 from edgetune.report.formats import FIGURES, image, num, pct, pct_pm
 from edgetune.report.inputs import INPUTS, check_inputs, load_csv, load_json, need
 from edgetune.report.terms import terms_of
-from edgetune.report.sections import (data_section, extractor_section, spikes_section, sweep_section, table_section,
+from edgetune.report.report_data import data_section, extractor_section
+from edgetune.report.sections import (spikes_section, sweep_section, table_section,
                                       weights_section)
 
-log = logging.getLogger("edgetune.report")
-
-OUT_DIR = Path("report")
+log = logging.getLogger(__name__)
 
 
 def stale_num_weights(w: dict, sw: dict, t: dict) -> str | None:
@@ -93,7 +93,7 @@ def build_markdown(root: Path) -> tuple[str, dict]:
         "",
         *([*conditions.warning_lines([stale]), ""] if stale else []),
         *data_section(data),
-        *extractor_section(ext, terms),
+        *extractor_section(ext, terms, (data.get("val_regime") or {}).get("held_out_by_engine")),
         *conditions.identity_lines(ident, spread),
         *spikes_section(sp),
         *weights_section(w, curve),
@@ -146,7 +146,7 @@ def write_figures(root: Path, figures: Path, context: dict) -> None:
                                    figures / "knee_vs_plateau.png")
 
 
-def run(root: str | Path = ".", out_dir: str | Path = OUT_DIR) -> Path:
+def run(root: str | Path = ".", out_dir: str | Path = paths.REPORT_DIR) -> Path:
     """Build the report from the upstream outputs under ``root``; swap it in as ``out_dir``."""
     from edgetune.report import report_html
     from edgetune.atomic import atomic_directory

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from edgetune import paths
 from edgetune.errors import EdgetuneError
+from edgetune.timing import time_metrics_path
 
 
 @dataclass(frozen=True)
@@ -31,28 +33,28 @@ class Input:
 
 # Every file the report reads (dvc.yaml lists the same as the stage's deps).
 INPUTS = {
-    "data": Input("metrics/data.json", "fetch"),
-    "extractor": Input("metrics/extractor.json", "extractor"),
-    "identity": Input("results/extractor_identity.json", "extractor"),
+    "data": Input(paths.DATA_METRICS, "fetch"),
+    "extractor": Input(paths.EXTRACTOR_METRICS, "extractor"),
+    "identity": Input(paths.EXTRACTOR_IDENTITY, "extractor"),
     # committed, not a stage's output: the extractor's figures over seeds, measured with DVC experiments
-    "seeds": Input("results/extractor_seeds.json", "seed spread",
-                   "python tools/seed_spread.py --arm base --seeds 0 1 2 3 --record results/extractor_seeds.json"),
-    "spikes": Input("metrics/spikes.json", "spikes"),
-    "spike_histogram_png": Input("plots/spikes/count_histogram.png", "spikes"),
-    "spike_per_class_png": Input("plots/spikes/per_class.png", "spikes"),
-    "spike_rates_png": Input("plots/spikes/neuron_rates.png", "spikes"),
-    "weights": Input("metrics/weights.json", "weights"),
-    "factor_curve": Input("plots/weights/factor_curve.csv", "weights"),
-    "factor_curve_png": Input("plots/weights/factor_curve.png", "weights"),
-    "sweep": Input("metrics/sweep.json", "sweep"),
-    "sweep_curves": Input("plots/sweep.csv", "sweep"),
-    "sweep_dir": Input("plots/sweep", "sweep"),
-    "table": Input("metrics/table.json", "table"),
-    "table_time": Input("metrics/time/table.json", "table"),
-    "table_png": Input("plots/table.png", "table"),
-    "extractor_confusion": Input("plots/confusion/extractor.csv", "extractor"),
-    "edge_confusion": Input("plots/confusion/edge.csv", "confusion"),
-    "fewshot": Input("metrics/fewshot.json", "fewshot", optional=True),
+    "seeds": Input(paths.EXTRACTOR_SEEDS, "seed spread",
+                   f"python tools/seed_spread.py --arm base --seeds 0 1 2 3 --record {paths.EXTRACTOR_SEEDS}"),
+    "spikes": Input(paths.SPIKES_METRICS, "spikes"),
+    "spike_histogram_png": Input(f"{paths.SPIKES_PLOTS}/count_histogram.png", "spikes"),
+    "spike_per_class_png": Input(f"{paths.SPIKES_PLOTS}/per_class.png", "spikes"),
+    "spike_rates_png": Input(f"{paths.SPIKES_PLOTS}/neuron_rates.png", "spikes"),
+    "weights": Input(paths.WEIGHTS_METRICS, "weights"),
+    "factor_curve": Input(f"{paths.WEIGHTS_PLOTS}/factor_curve.csv", "weights"),
+    "factor_curve_png": Input(f"{paths.WEIGHTS_PLOTS}/factor_curve.png", "weights"),
+    "sweep": Input(paths.SWEEP_METRICS, "sweep"),
+    "sweep_curves": Input(paths.SWEEP_CURVES, "sweep"),
+    "sweep_dir": Input(paths.SWEEP_PLOTS, "sweep"),
+    "table": Input(paths.TABLE_METRICS, "table"),
+    "table_time": Input(str(time_metrics_path(paths.TABLE_METRICS, "table")), "table"),
+    "table_png": Input(paths.TABLE_PNG, "table"),
+    "extractor_confusion": Input(paths.EXTRACTOR_CONFUSION, "extractor"),
+    "edge_confusion": Input(paths.EDGE_CONFUSION, "confusion"),
+    "fewshot": Input(paths.FEWSHOT_METRICS, "fewshot", optional=True),
 }
 
 

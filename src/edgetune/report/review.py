@@ -28,7 +28,7 @@ from pathlib import Path
 from edgetune.atomic import write_bytes, write_text
 from edgetune.errors import EdgetuneError
 
-log = logging.getLogger("review")
+log = logging.getLogger(__name__)
 
 WORKSPACE = "workspace"
 # vega-lite version vl-convert compiles with: the newest 5.x it bundles (DVC writes v5 specs).

@@ -1,4 +1,4 @@
-"""The ``fewshot`` section of params.yaml (kept apart from params.py, which holds the other sections)."""
+"""The ``fewshot`` section of the params schema: new words added to the trained edge layer."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edgetune.params_base import PosInt, Seed, check_seeds
+from edgetune.params.base import PosInt, Seed, check_seeds
 from edgetune.vocabulary import NEW_WORDS
 
 

