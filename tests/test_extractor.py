@@ -157,9 +157,9 @@ def file_run(tmp_path):
 def test_file_good_binary_model_is_accepted(tmp_path, file_run):
     metrics = file_run(akida_model(tmp_path / "good.fbz"))
     assert metrics["extractor_source"] == "file" and metrics["spike_width"] == 16
-    # global average pooling of uint8 inputs (>= 0): a neuron's pooled potential has the sign of its 3×3
-    # weights' sum, whatever the sample, so the 10 neurons whose sum is positive fire on every sample and
-    # the other 6 (5 negative sums, one 0) never do
+    # global average pooling of uint8 inputs (>= 0): a neuron's pooled potential is close to the mean input
+    # times its 3×3 weights' sum, and here that sum's sign decides on every sample: the 10 neurons whose
+    # sum is positive fire on all 80, the other 6 (5 negative sums, one 0) on none
     positive = np.random.default_rng(0).integers(-7, 8, size=(3, 3, 1, 16)).sum(axis=(0, 1, 2)) > 0
     assert int(positive.sum()) == 10
     assert {k: metrics[k] for k in ("val_median_spikes", "mean_spikes", "firing_fraction", "neurons_never_firing",
