@@ -90,6 +90,90 @@ def test_stages_holds_the_dvc_stages_scripts_and_nothing_else():
     assert {p.name for p in (REPO / "stages").glob("*.py")} == set(re.findall(r"stages/(\w+\.py)", commands))
 
 
+# Modules a stage imports (transitively) but leaves out of its deps, as dvc.yaml's first comment says:
+# they do not shape the output bytes, so editing them reruns nothing.
+NOT_SHAPING = {
+    "params.py": "validation (DVC tracks the params' values)", "params_base.py": "validation",
+    "params_extractor.py": "validation", "fewshot_params.py": "validation",
+    "vocabulary.py": "the word lists params.py validates against (fetch and fetch-new-words, which say the words, list it)",
+    "cli.py": "how a stage starts and reports an error", "atomic.py": "how files are written",
+    "logs.py": "logging", "errors.py": "the error type", "timing.py": "wall-clock times, kept under metrics/time/",
+    "portable.py": "TensorFlow's arithmetic, which only the extractor stage runs (and lists)",
+}
+FIGURES_OF_SPIKES = "edge/spikes.py's figures, the spikes stage's; this stage forwards spikes only"
+OWN_IMPORTS_OF_TABLE_TRAIN = "table_train.py's own work, not the names this stage takes from it"
+HARDWARE_MAPPING = "hardware.py's mapping, the hardware stage's work; this stage reads metrics/hardware.json"
+# Per stage: what it imports only for another stage's names or through a module it uses one thing of.
+STAGE_NOT_SHAPING = {
+    "extractor": {"charts.py": "confusion.py's figure, drawn by the report, not by this stage (it writes the CSV)"},
+    "table": {
+        "edge/table_train.py": "results/table's file names and timing label: a change reruns table-train, "
+                               "whose results/table this stage depends on",
+        "edge/whole_model.py": "the check's mode label, which comes back through results/table",
+        **{m: OWN_IMPORTS_OF_TABLE_TRAIN for m in ("dataset.py", "edge/spikefile.py", "edge/whole_check.py",
+                                                   "extractor/check.py")},
+        "edge/layer.py": HARDWARE_MAPPING, "mapping.py": HARDWARE_MAPPING,
+    },
+    "fewshot": {
+        "charts.py": FIGURES_OF_SPIKES, "edge/spikestats.py": FIGURES_OF_SPIKES,
+        **{m: "new_words.py's synthesis, fetch-new-words' work; this stage reads data/new_words.npz"
+           for m in ("data/synthetic.py", "data/tts.py", "data/piper_engine.py", "data/festival_engine.py",
+                     "data/augment.py", "data/mfcc.py")},
+        **{m: OWN_IMPORTS_OF_TABLE_TRAIN for m in ("edge/whole_check.py", "edge/whole_model.py")},
+        # GAP: the stage loads data/new_words.npz with dataset.load_dataset and builds KwsDataset
+        # from it (fewshot.chosen_words): an edit to how a dataset is read would not rerun it
+        "dataset.py": "GAP: reads data/new_words.npz, not in the stage's deps",
+    },
+    "confusion": {
+        "charts.py": "confusion.py's figure, drawn by the report, not by this stage (it writes the CSV)",
+        **{m: OWN_IMPORTS_OF_TABLE_TRAIN for m in ("dataset.py", "edge/whole_check.py", "edge/whole_model.py",
+                                                   "extractor/check.py", "mapping.py")},
+    },
+    "report": {
+        **{m: "edge/sweep_curves.py's curves, the sweep stage's; this stage takes file_stem only"
+           for m in ("edge/knee.py", "edge/sweep_pool.py", "edge/layer.py")},
+        "edge/whole_model.py": "the check's mode label, which comes back through metrics/time/table.json",
+        "extractor/check.py": "whole_model.py's own work", "mapping.py": HARDWARE_MAPPING,
+    },
+}
+
+
+def module_file(module: str) -> Path | None:
+    path = REPO / "src" / Path(*module.split("."))
+    return next((p for p in (path.with_suffix(".py"), path / "__init__.py") if p.is_file()), None)
+
+
+def imported_closure(script: Path) -> set[str]:
+    """Every src/edgetune module ``script`` imports, directly or through another, lazy imports too."""
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        for module in imported_modules(todo.pop()):
+            path = module_file(module)
+            assert path is not None, f"{module} (imported by the {script.name} closure) is no file of src/"
+            if path not in seen:
+                seen.add(path)
+                todo.append(path)
+    # a package's __init__.py: its docstring (and edgetune's __version__), nothing a stage writes
+    return {str(p.relative_to(SRC)) for p in seen if p.name != "__init__.py"}
+
+
+def test_dvc_yaml_deps_list_every_module_a_stage_imports():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert set(STAGE_NOT_SHAPING) <= set(stages)
+    missing, stale = [], []
+    for stage, spec in stages.items():
+        imported = imported_closure(REPO / re.search(r"stages/\w+\.py", spec["cmd"]).group(0))
+        listed = {dep.removeprefix("src/edgetune/") for dep in spec["deps"] if dep.startswith("src/")}
+        allowed = {**NOT_SHAPING, **STAGE_NOT_SHAPING.get(stage, {})}
+        missing += [f"{stage}: imports {m}, not in its deps" for m in sorted(imported - listed - set(allowed))]
+        # an allowance per stage must still be needed: imported, and not listed after all
+        stale += [f"{stage}: {m} is allowed but {'listed' if m in listed else 'not imported'}"
+                  for m in sorted(STAGE_NOT_SHAPING.get(stage, {})) if m in listed or m not in imported]
+    assert not missing, "\n".join(missing)
+    assert not stale, "\n".join(stale)
+
+
 @pytest.fixture(scope="module")
 def locked(tmp_path_factory) -> DvcProject:
     """A project copy with the committed dvc.lock (no outputs: only the code deps matter here)."""

@@ -14,6 +14,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 from brainchip_files import brainchip_pickle, brainchip_list, pretrained_v1_h5
 
 CLASSES = 4
@@ -23,6 +25,19 @@ DATA = "kws_preprocessed_all_words_except_backward_follow_forward.pkl"
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def served_model_outputs(model_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The served `.h5` converted by cnn2snn directly (the tutorial's call, not the pipeline's code):
+    its classes on the served validation split, and its 64 spikes on the validation and training splits."""
+    from cnn2snn import AkidaVersion, convert, load_quantized_model, set_akida_version
+
+    x_train, _, x_val = brainchip_list(num_classes=CLASSES)[:3]
+    with set_akida_version(AkidaVersion.v1):
+        model = convert(load_quantized_model(str(model_path)), input_scaling=(255, 0))
+    predicted = model.predict(x_val).reshape(len(x_val), -1).argmax(axis=-1)
+    model.pop_layer()
+    return predicted, *(model.forward(x).reshape(len(x), -1) for x in (x_val, x_train))
 
 
 def test_dvc_repro_downloads_once_converts_and_reports(dvc_project, loopback, tmp_path, monkeypatch):
@@ -51,9 +66,29 @@ def test_dvc_repro_downloads_once_converts_and_reports(dvc_project, loopback, tm
     assert data_metrics["voices"] == {"train": 5, "val": 5}  # <speaker>_nohash_<n>: five speakers per split
     ext = json.loads((root / "metrics/extractor.json").read_text())
     assert ext["extractor_source"] == "brainchip" and ext["spike_width"] == 64
-    assert 0 < ext["val_median_spikes"] < 64 and ext["akida_val_accuracy"] is not None
+    # what the served files give, computed here: the classifier untrained (BatchNorm statistics and a
+    # calibrated spike layer only), so 12 of the 40 validation samples right; each spike fires on about
+    # a third of the samples (brainchip_files' firing_target 0.35)
+    predicted, spikes, train_spikes = served_model_outputs(model)
+    y_val = brainchip_list(num_classes=CLASSES)[3]
+    per_sample = spikes.sum(axis=1)
+    assert ext["akida_val_accuracy"] == float(np.mean(predicted == y_val)) == 0.3
+    assert ext["float_val_accuracy"] is None and ext["quantized_val_accuracy"] is None  # not trained here
+    keys = ("val_median_spikes", "mean_spikes", "firing_fraction", "neurons_never_firing", "neurons_always_firing",
+            "val_spike_samples")
+    assert {k: ext[k] for k in keys} == {
+        "val_median_spikes": float(np.median(per_sample)), "mean_spikes": float(per_sample.mean()),
+        "firing_fraction": round(float(spikes.mean()), 4), "neurons_never_firing": int(np.sum(~spikes.any(axis=0))),
+        "neurons_always_firing": int(np.sum(spikes.all(axis=0))), "val_spike_samples": 40}
+    assert (ext["val_median_spikes"], ext["mean_spikes"], ext["firing_fraction"]) == (22.0, 22.625, 0.3535)
+    speaker = np.arange(40) % 5  # va<nn>ab: the validation file names' five speakers
+    assert ext["akida_val_accuracy_by_voice"] == {
+        f"va{v:02d}ab": {"accuracy": round(float(np.mean(predicted[speaker == v] == y_val[speaker == v])), 4),
+                         "samples": 8} for v in range(5)}
     weights = json.loads((root / "metrics/weights.json").read_text())
-    assert weights["num_weights"] == int(1.2 * weights["median_spikes"])
+    assert weights["all_train_median_spikes"] == float(np.median(train_spikes.sum(axis=1))) == 23.0
+    # the tutorial's median over a seeded 10 % of the 160 training samples: 23 here too, and 1.2 × 23 = 27.6
+    assert (weights["samples_used"], weights["median_spikes"], weights["num_weights"]) == (16, 23.0, 27)
     table = json.loads((root / "metrics/table.json").read_text())
     assert table["neurons_per_class"] == [1, 2, 4] and table["table_num_classes"] == CLASSES
     report = (root / "report/report.md").read_text()
