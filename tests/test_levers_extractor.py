@@ -85,10 +85,11 @@ def test_all_levers_train_and_convert_a_tiny_extractor(tmp_path):
     potentials = akida.Model(str(tmp_path / "full.fbz")).predict(ds.x_val)
     predicted = potentials.reshape(len(ds.x_val), -1).argmax(axis=-1)
     assert np.array_equal(predicted, trained.val_predictions) and len(predicted) == 40
-    # one epoch of each phase on fixed data, TensorFlow's arithmetic pinned (edgetune.portable): the same
-    # model on every AVX2 machine, 16 of its 40 validation samples right; the float and quantized models before it
-    assert int(np.sum(predicted == ds.y_val)) == 16 and trained.akida_accuracy == 0.4
-    assert (trained.float_accuracy, trained.quantized_accuracy) == (0.6, 0.55)
+    # the saved file, read back by the engine, scores what the training reported; a trained model's
+    # bytes follow the CPU that trained it (docs/reproducibility.md), so its accuracy is not pinned
+    assert trained.akida_accuracy == float(np.mean(predicted == ds.y_val))
+    classes = len(np.unique(ds.y_train))
+    assert trained.akida_accuracy > 1 / classes and trained.float_accuracy > 1 / classes  # learned something
 
 
 def test_accuracy_by_voice_pools_espeak_and_keeps_each_other_person():
