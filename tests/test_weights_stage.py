@@ -111,6 +111,7 @@ def test_changing_the_factor_reruns_only_the_weights_stage(dvc_project):
         ({"factors": []}, "weights.factors = []: factors must be a non-empty list without repeats"),
         ({"fraction": 0.001}, "weights.fraction = 0.001: 0.001 × 240 training samples is no sample"),
         ({"factor": 0.01}, "weights.factor = 0.01: 0.01 × median spikes"),
+        ({"jobs": -1}, "params.yaml: weights.jobs = -1: Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_weights_params_fail_the_stage_with_one_clear_line(dvc_project, bad, message):
@@ -151,3 +152,11 @@ def test_too_many_neurons_is_warned_once_by_class_name_not_once_per_factor(tmp_p
     assert len(curve) == 3
     warnings = [r.getMessage() for r in caplog.records if "cannot learn" in r.getMessage()]
     assert len(warnings) == 1 and "six, yes, no, up" in warnings[0]
+
+
+def test_the_factor_curve_is_the_same_on_one_worker_and_on_two(tmp_path):
+    spikes = place_spikes(tmp_path)
+    one, two = (weights.factor_curve(spikes, 18.0, [0.6, 1.0, 1.2, 2.0], parse_params(
+        {"weights": {**SMALL, "jobs": jobs}}).weights) for jobs in (1, 2))
+    pd.testing.assert_frame_equal(one, two)
+    assert one["num_weights"].tolist() == [10, 18, 21, 36]  # int(factor × 18)

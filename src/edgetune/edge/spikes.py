@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edgetune import paths
-from edgetune import charts
+from edgetune import charts, paths
 from edgetune.edge import spikestats
 from edgetune.atomic import write_json
 from edgetune.dataset import load_dataset

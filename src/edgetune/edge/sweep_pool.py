@@ -109,10 +109,10 @@ def _run_task(task: SweepTask) -> tuple[SweepTask, int, int, float]:
     return (task, *train_one(_WORKER_SPIKES[task.class_index], task, _WORKER_SETTINGS))
 
 
-def resolve_jobs(jobs: int, tasks: int) -> int:
+def resolve_jobs(jobs: int, tasks: int, name: str = "sweep.jobs") -> int:
     """Workers to start: ``jobs`` (0 = every core this process may use), never more than tasks."""
     if jobs < 0:
-        raise EdgetuneError(f"sweep.jobs = {jobs}: must be ≥ 0 (0 = all cores)")
+        raise EdgetuneError(f"{name} = {jobs}: must be ≥ 0 (0 = all cores)")
     if jobs == 0:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(jobs, tasks))
@@ -124,7 +124,7 @@ def plan_tasks(class_indices: list[int], neurons_per_class: list[int], repetitio
     return sorted(tasks, key=lambda t: (-t.neurons_per_class, t.class_index, t.repetition))
 
 
-def _pool_context():
+def pool_context():
     # fork: workers inherit the imported engine and the spikes at no cost (spawn re-imports
     # numpy+akida per worker, ≈0.4 s, a large share of a one-class sweep). The parent holds no
     # locks a child could need: the engine starts no threads (measured), numpy's OpenBLAS
@@ -168,7 +168,7 @@ def run_trainings(
                     bar.update()
         else:
             with ProcessPoolExecutor(
-                max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                max_workers=workers, mp_context=pool_context(), initializer=_init_worker,
                 initargs=(spikes_by_class, settings),
             ) as pool:
                 futures = [pool.submit(_run_task, task) for task in tasks]

@@ -17,7 +17,7 @@ the ratio is what the fit costs, the same on a busy or a quiet machine of any co
 F is timed on every k-th training sample (:data:`FORWARD_TIMED_SAMPLES` of them) and scaled to all:
 the engine's forward pass costs the same per sample at any count, so timing all 33,000 default
 samples in every item (half of each item's time) bought nothing; the first seed's direct fit of the
-whole model on all samples (below) checks the scaled sum against a measurement.
+whole model (below) checks F + E against a measurement on the same samples.
 
 The first round's fits are the seed's full trainings: the training set in the seed's order, the
 layer from the seed's initial weights, the same order at every value (paired seeds). Two files:
@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 CLOCKS = ("cpu", "wall")  # process CPU time (the ratio's clock: see the module's docstring), wall clock beside it
 # How the times are taken, recorded with every measurement: the table refuses to mix files timed
 # otherwise. 1: rounds in one process, F then E(v) at every value, all training samples, process CPU
-# time and wall clock; 2: the same, F timed on every k-th sample and scaled to all of them.
+# time and wall clock; 2: the same, F timed on every k-th sample and scaled to all of them, and
+# the direct check made on those samples.
 TIMING_VERSION = 2
 FORWARD_TIMED_SAMPLES = 4096  # at least: every k-th training sample, k = samples // this
 
@@ -76,10 +77,14 @@ def time_path(seed: int, results_dir: str | Path = paths.TABLE_RESULTS) -> Path:
     return Path(results_dir) / f"seed-{seed}.time.json"
 
 
+def forward_stride(samples: int) -> int:
+    """k: F is timed on every k-th sample, about :data:`FORWARD_TIMED_SAMPLES` of them, and scaled to all."""
+    return max(1, samples // FORWARD_TIMED_SAMPLES)
+
+
 def timed_forward_samples(x: np.ndarray) -> np.ndarray:
-    """Every k-th sample, spread over the whole set (its classes and voices), about
-    :data:`FORWARD_TIMED_SAMPLES` of them: F is timed on these and scaled to all."""
-    return np.ascontiguousarray(x[::max(1, len(x) // FORWARD_TIMED_SAMPLES)])
+    """Every k-th sample, spread over the whole set (its classes and voices)."""
+    return np.ascontiguousarray(x[::forward_stride(len(x))])
 
 
 def score_batch(units: int) -> int:
@@ -177,7 +182,8 @@ def train_seed(seed: int, table: TableParams, num_weights: int, spikes: SpikeSet
              "forward": forward.as_dict(), "edge_fit": {str(v): t.as_dict() for v, t in fits.items()},
              "round_ratios": {clock: round_ratios(forward, fits, table.reference, clock) for clock in CLOCKS}}
     if first:  # the decomposition F + E checked once against a direct fit of the whole model
-        times["check"] = direct_check(extractor_path, spikes, x_mfcc, rounds.reference, forward.cpu_seconds)
+        times["check"] = direct_check(extractor_path, spikes, x_mfcc, rounds.reference.config,
+                                      forward_stride(len(x_mfcc)))
     return result, times
 
 

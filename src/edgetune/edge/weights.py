@@ -12,16 +12,19 @@ interval includes zero) or *below* it: the rule of :mod:`edgetune.stats`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
-from edgetune import paths
-from edgetune import charts, stats
+from edgetune import charts, paths, stats
 from edgetune.edge import layer as edge
 from edgetune.atomic import write_json
 from edgetune.errors import EdgetuneError
@@ -29,6 +32,7 @@ from edgetune.logs import muted
 from edgetune.params import WeightsParams, load_params
 from edgetune.edge.spikefile import SpikeSet, load_spikes
 from edgetune.edge.spikestats import spike_counts
+from edgetune.edge.sweep_pool import pool_context, resolve_jobs
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +68,67 @@ def check_num_weights(factor: float, median: float, width: int, name: str) -> tu
     return num, False
 
 
+# What the forked workers inherit (fork: no copy of the spikes, no re-import of the engine)
+_WORKER: dict = {}
+
+
+def _quiet_worker() -> None:
+    threadpool_limits(limits=1)  # one BLAS thread per worker: the pool is the parallelism (see sweep_pool)
+    edge.log.setLevel(logging.ERROR)  # the too-many-neurons warning: said once by the parent
+
+
+def _train_and_score(task: tuple[int, int]) -> tuple[float, int]:
+    """One training at (num_weights, seed) on the whole training set: its validation accuracy and learned neurons."""
+    num_weights, seed = task
+    spikes, params, order = _WORKER["spikes"], _WORKER["params"], _WORKER["orders"][seed]
+    config = edge.EdgeConfig(num_classes=spikes.num_classes, neurons_per_class=params.neurons_per_class,
+                             num_weights=num_weights, learning_competition=params.learning_competition, seed=seed)
+    with muted(edge.log):
+        trained = edge.train(spikes.x_train[order], spikes.y_train[order], config)
+    return edge.accuracy(spikes.x_val, spikes.y_val, trained), trained.num_learned
+
+
+def train_all(spikes: SpikeSet, num_weights: list[int], params: WeightsParams) -> dict[tuple[int, int], tuple[float, int]]:
+    """Every (num_weights, seed) training, on ``weights.jobs`` workers: each is one core's work, and the
+    results do not depend on where it ran (the same seed gives the same order and initial weights)."""
+    tasks = [(n, seed) for n in num_weights for seed in params.seeds]
+    _WORKER.update(spikes=spikes, params=params,
+                   orders={seed: edge.seeded_order(len(spikes.x_train), seed) for seed in params.seeds})
+    jobs = resolve_jobs(params.jobs, len(tasks), "weights.jobs")
+    results = []
+    try:
+        with tqdm(total=len(tasks), desc="weights", unit="fit") as bar, contextlib.ExitStack() as stack:
+            if jobs == 1:
+                done = map(_train_and_score, tasks)
+            else:
+                pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=pool_context(), initializer=_quiet_worker))
+                done = pool.map(_train_and_score, tasks)  # in the tasks' order
+            for result in done:
+                results.append(result)
+                bar.update()
+    finally:
+        _WORKER.clear()
+    return dict(zip(tasks, results))
+
+
 def factor_curve(spikes: SpikeSet, median: float, factors: list[float], params: WeightsParams) -> pd.DataFrame:
     """Validation accuracy (mean ± 95 % interval over seeds) and learned neurons at each factor's num_weights."""
-    orders = {seed: edge.seeded_order(len(spikes.x_train), seed) for seed in params.seeds}
     probe = edge.EdgeConfig(num_classes=spikes.num_classes, neurons_per_class=params.neurons_per_class, num_weights=1)
     edge.warn_if_too_many_neurons(spikes.y_train, probe, spikes.classes)  # once, by class name, not per training
-    rows, per_seed, done = [], [], {}
+    chosen = {factor: check_num_weights(factor, median, spikes.width, "weights.factors") for factor in factors}
+    # same num_weights and seeds: the engine learns the same layers, so each is trained once
+    start = time.perf_counter()
+    trained = train_all(spikes, sorted({n for n, _ in chosen.values()}), params)
+    log.info("%d trainings in %.0f s", len(trained), time.perf_counter() - start)
+    rows, per_seed = [], []
     for factor in factors:
-        num_weights, clamped = check_num_weights(factor, median, spikes.width, "weights.factors")
-        if num_weights not in done:  # same num_weights and seeds: the engine learns the same layers
-            accs, learned = [], []
-            start = time.perf_counter()
-            for seed, order in orders.items():
-                config = edge.EdgeConfig(num_classes=spikes.num_classes, neurons_per_class=params.neurons_per_class,
-                                         num_weights=num_weights, learning_competition=params.learning_competition,
-                                         seed=seed)
-                with muted(edge.log):
-                    trained = edge.train(spikes.x_train[order], spikes.y_train[order], config)
-                accs.append(edge.accuracy(spikes.x_val, spikes.y_val, trained))
-                learned.append(trained.num_learned)
-            done[num_weights] = (accs, learned)
-            val = stats.estimate(accs)
-            log.info("factor %g: num_weights %d, val accuracy %.4f ± %.4f over %d seeds, %.0f/%d neurons learned "
-                     "(%.1f s)", factor, num_weights, val.mean, val.half_width, len(accs), np.mean(learned),
-                     probe.num_classes * params.neurons_per_class, time.perf_counter() - start)
-        accs, learned = done[num_weights]
+        num_weights, clamped = chosen[factor]
+        accs = [trained[num_weights, seed][0] for seed in params.seeds]
+        learned = [trained[num_weights, seed][1] for seed in params.seeds]
         val = stats.estimate(accs)
         units = spikes.num_classes * params.neurons_per_class
+        log.info("factor %g: num_weights %d, val accuracy %.4f ± %.4f over %d seeds, %.0f/%d neurons learned",
+                 factor, num_weights, val.mean, val.half_width, len(accs), np.mean(learned), units)
         rows.append({"factor": factor, "num_weights": num_weights, "clamped": int(clamped),
                      "val_accuracy": round(val.mean, 6), "val_accuracy_ci95": round(val.half_width, 6),
                      "val_accuracy_min": round(min(accs), 6), "val_accuracy_max": round(max(accs), 6),

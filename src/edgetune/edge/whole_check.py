@@ -5,7 +5,8 @@ then the edge layer's learning. The table measures the two parts apart (the forw
 not depend on the value) and adds them. That decomposition is checked, not assumed: one direct fit
 of the whole model at ``table.reference`` (extractor + edge layer appended, fit from the MFCCs, in
 the first seed's order) is timed and compared with F + E(reference) measured in the same process
-on the same samples, and it must learn exactly the weights the edge layer learns on the spikes.
+on the same samples — the samples F is timed on, every k-th — and it must learn exactly the
+weights the edge layer learns on their spikes.
 An extractor the engine cannot append the layer to (Akida 2.0) gets no direct fit; the check then
 says so (mode :data:`whole_model.SUMMED`).
 """
@@ -18,8 +19,10 @@ import numpy as np
 
 from edgetune.edge import layer as edge
 from edgetune.edge.spikefile import SpikeSet
-from edgetune.edge.whole_model import COMPOSED, fit_whole_model
+from edgetune.edge.whole_model import COMPOSED, fit_whole_model, forward_in_chunks
 from edgetune.errors import EdgetuneError
+from edgetune.extractor.check import load_extractor
+from edgetune.timing import Timing
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +36,19 @@ def check_same_samples(spikes: SpikeSet, ds, spikes_path, dataset_path) -> None:
         )
 
 
-def direct_check(extractor_path, spikes: SpikeSet, x_mfcc: np.ndarray, edge_fit: edge.TrainedEdge,
-                 forward_cpu_seconds: float) -> dict:
+def direct_check(extractor_path, spikes: SpikeSet, x_mfcc: np.ndarray, config: edge.EdgeConfig, stride: int) -> dict:
     """One whole-model fit at the reference against F + E(reference) on the same samples, same order.
 
-    ``edge_fit`` is the table's own fit at the reference (its config and seed): the direct fit must
-    learn exactly its weights. Compared on process CPU time, the clock of the table's ratio.
+    The samples: every ``stride``-th of the table's order for ``config``'s seed (table_train.shuffled),
+    as many as F is timed on. F, E and the direct fit are all measured here, on process CPU time, the
+    clock of the table's ratio; the direct fit must learn exactly the weights E learns on the spikes.
     """
-    config = edge_fit.config
-    order = edge.seeded_order(len(spikes.x_train), config.seed)  # the table's order (table_train.shuffled)
-    y = spikes.y_train[order]
-    whole = fit_whole_model(extractor_path, x_mfcc[order], y, config, spikes.width, edge_fit.fit_seconds)
+    order = edge.seeded_order(len(spikes.x_train), config.seed)[::stride]
+    x, y = np.ascontiguousarray(x_mfcc[order], dtype=np.uint8), spikes.y_train[order]
+    forward = Timing()
+    forward.measure(lambda: forward_in_chunks(load_extractor(extractor_path, spikes.width), x))
+    edge_fit = edge.train(spikes.x_train[order], y, config)
+    whole = fit_whole_model(extractor_path, x, y, config, spikes.width, edge_fit.fit_seconds)
     same = None
     if whole.trained is not None:
         same = bool(np.array_equal(whole.trained.weights, edge_fit.weights)
@@ -51,7 +56,7 @@ def direct_check(extractor_path, spikes: SpikeSet, x_mfcc: np.ndarray, edge_fit:
         if not same:
             log.warning("the whole model learned other weights than the edge layer on the spikes; "
                         "are data/spikes.npz and the extractor from the same run?")
-    summed = forward_cpu_seconds + edge_fit.fit_cpu_seconds
+    summed = forward.cpu_seconds + edge_fit.fit_cpu_seconds
     return {
         "mode": whole.mode,
         "clock": "process CPU time",

@@ -30,6 +30,7 @@ class WeightsParams(Section):
     )
     neurons_per_class: PosInt = 50
     learning_competition: Annotated[float, Field(ge=0, le=1)] = 0.1
+    jobs: Annotated[int, Field(ge=0)] = 0  # worker processes for the factor curve's trainings; 0 = all cores
 
     @field_validator("factors")
     @classmethod
