@@ -643,7 +643,7 @@ def test_the_extractor_section_shows_accuracy_by_voice_group():
     ext["akida_val_accuracy_by_voice"]["rms"] = {"accuracy": 0.5, "samples": 100}
     engines = {"espeak": ["espeak"], "flite": ["awb", "rms"], "festival": ["ked", "rms"]}
     text = "\n".join(report_data.extractor_section(ext, engines=engines))
-    assert "| voices | engine | accuracy | samples |" in text and "| awb | flite | 68.1 % | 864 |" in text
+    assert "| voices | engine | accuracy | samples |\n|---|---|---:|---:|" in text and "| awb | flite | 68.1 % | 864 |" in text
     assert "| rms | flite, festival | 50.0 % | 100 |" in text  # a person two engines speak
     # flite and festival share rms: neither engine's accuracy is its own; espeak's is 75.0 % of 100
     assert "By engine (validation samples): espeak 75.0 % (100)." in text

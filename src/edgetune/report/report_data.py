@@ -104,7 +104,8 @@ def extractor_section(ext: dict, terms: Terms = Terms(speech=True), engines: dic
         rows = [[name, *([", ".join(spoken_by[name]) or "—"] if engines else []), pct(v["accuracy"]), v["samples"]]
                 for name, v in sorted(by_voice.items())]
         lines += [f"The Akida model's validation accuracy by {terms.groups[:-1]} group (held-out {terms.groups}):", "",
-                  *md_table([terms.groups, *(["engine"] if engines else []), "accuracy", "samples"], rows),
+                  *md_table([terms.groups, *(["engine"] if engines else []), "accuracy", "samples"], rows,
+                            "llrr" if engines else None),
                   *engine_lines(by_voice, spoken_by, engines)]
     return lines
 
