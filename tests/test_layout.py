@@ -105,6 +105,7 @@ OWN_IMPORTS_OF_TABLE_TRAIN = "table_train.py's own work, not the names this stag
 HARDWARE_MAPPING = "hardware.py's mapping, the hardware stage's work; this stage reads metrics/hardware.json"
 # Per stage: what it imports only for another stage's names or through a module it uses one thing of.
 STAGE_NOT_SHAPING = {
+    "weights": {"edge/sweep_pool.py": "how the factor curve's workers start (its pool helpers), not what they compute"},
     "extractor": {"charts.py": "confusion.py's figure, drawn by the report, not by this stage (it writes the CSV)"},
     "table": {
         "edge/table_train.py": "results/table's file names and timing label: a change reruns table-train, "
