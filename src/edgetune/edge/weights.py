@@ -95,17 +95,12 @@ def train_all(spikes: SpikeSet, num_weights: list[int], params: WeightsParams) -
     _WORKER.update(spikes=spikes, params=params,
                    orders={seed: edge.seeded_order(len(spikes.x_train), seed) for seed in params.seeds})
     jobs = resolve_jobs(params.jobs, len(tasks), "weights.jobs")
-    results = []
     try:
-        with tqdm(total=len(tasks), desc="weights", unit="fit") as bar, contextlib.ExitStack() as stack:
-            if jobs == 1:
-                done = map(_train_and_score, tasks)
-            else:
-                pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=pool_context(), initializer=_quiet_worker))
-                done = pool.map(_train_and_score, tasks)  # in the tasks' order
-            for result in done:
-                results.append(result)
-                bar.update()
+        with contextlib.ExitStack() as stack:
+            run = map if jobs == 1 else stack.enter_context(
+                ProcessPoolExecutor(jobs, mp_context=pool_context(), initializer=_quiet_worker)).map
+            # both maps yield in the tasks' order
+            results = list(tqdm(run(_train_and_score, tasks), total=len(tasks), desc="weights", unit="fit"))
     finally:
         _WORKER.clear()
     return dict(zip(tasks, results))

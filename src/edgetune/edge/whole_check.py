@@ -45,8 +45,8 @@ def direct_check(extractor_path, spikes: SpikeSet, x_mfcc: np.ndarray, config: e
     """
     order = edge.seeded_order(len(spikes.x_train), config.seed)[::stride]
     x, y = np.ascontiguousarray(x_mfcc[order], dtype=np.uint8), spikes.y_train[order]
-    forward = Timing()
-    forward.measure(lambda: forward_in_chunks(load_extractor(extractor_path, spikes.width), x))
+    extractor, forward = load_extractor(extractor_path, spikes.width), Timing()
+    forward.measure(lambda: forward_in_chunks(extractor, x))  # the forward pass alone, as in the rounds
     edge_fit = edge.train(spikes.x_train[order], y, config)
     whole = fit_whole_model(extractor_path, x, y, config, spikes.width, edge_fit.fit_seconds)
     same = None
