@@ -31,6 +31,7 @@ from edgetune.extractor.curves import Curves, training_curves
 from edgetune.dataset import KwsDataset, load_dataset
 from edgetune.errors import EdgetuneError
 from edgetune.extractor.check import check_spikes
+from edgetune.extractor.classifier import predict_classes, split_classifier
 from edgetune.extractor.identity import identity
 from edgetune.logs import import_tensorflow_quietly
 from edgetune.mapping import map_extractor
@@ -43,14 +44,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Extractor:
-    """The spike extractor (classifier removed) and what is known of the full model's accuracy."""
+    """The spike extractor (classifier removed), and the removed classifier when its accuracy can be scored."""
 
     model: akida.Model
     float_accuracy: float | None = None
     quantized_accuracy: float | None = None
-    akida_accuracy: float | None = None
+    classifier: akida.Model | None = None  # the full model's last layer, on the spikes (see classifier.py)
     train_seconds: float | None = None
-    val_predictions: np.ndarray | None = None  # the full model's classes on the validation split
 
 
 def from_training(ds: KwsDataset, params: ExtractorParams, curves: Curves | None = None) -> Extractor:
@@ -62,28 +62,22 @@ def from_training(ds: KwsDataset, params: ExtractorParams, curves: Curves | None
     seconds = time.perf_counter() - t0
     model = trained.akida_model
     log.info("Akida summary of the full model (the classifier is removed next):\n%s", akida_summary(model))
-    model.pop_layer()
-    return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, trained.akida_accuracy, seconds,
-                     trained.val_predictions)
+    classifier = split_classifier(model, f"extractor.source = '{params.source}'")
+    return Extractor(model, trained.float_accuracy, trained.quantized_accuracy, classifier, seconds)
 
 
 def from_brainchip(ds: KwsDataset, params: ExtractorParams) -> Extractor:
     """BrainChip's pretrained model from ``extractor.url`` (:mod:`edgetune.extractor.brainchip_model`), classifier removed."""
     from edgetune.extractor import brainchip_model
-    from edgetune.extractor.dscnn import akida_predictions
 
     model = brainchip_model.load(params.url, params.sha256)
     log.info("Akida summary of BrainChip's model (the classifier is removed next):\n%s", akida_summary(model))
-    accuracy = predictions = None
     # BrainChip's labels are its word_to_index: comparable only on BrainChip's own dataset.
     if ds.meta.get("source") == "brainchip" and model.output_shape[-1] == ds.num_classes:
-        predictions = akida_predictions(model, ds.x_val)
-        accuracy = float(np.mean(predictions == ds.y_val))
-        log.info("BrainChip's model: Akida val accuracy %.4f", accuracy)
-    else:
-        log.info("dataset is not BrainChip's (its labels differ): no accuracy for the pretrained classifier")
+        return Extractor(model, classifier=split_classifier(model, f"extractor.url = '{params.url}'"))
+    log.info("dataset is not BrainChip's (its labels differ): no accuracy for the pretrained classifier")
     model.pop_layer()
-    return Extractor(model, akida_accuracy=accuracy, val_predictions=predictions)
+    return Extractor(model)
 
 
 def from_file(path: Path) -> Extractor:
@@ -176,16 +170,20 @@ def run(params_path: str | Path = paths.PARAMS, data_path: str | Path = paths.DA
     origin = f"extractor.source = '{params.source}'" + (f", path '{params.path}'" if params.source == "file" else "")
     log.info("Akida summary of the extractor:\n%s", akida_summary(extractor.model))
     spikes = check_spikes(extractor.model, ds.x_val, origin, data_path)
+    predictions = None if extractor.classifier is None else predict_classes(extractor.classifier, spikes)
+    akida_accuracy = None if predictions is None else float(np.mean(predictions == ds.y_val))
+    if akida_accuracy is not None:
+        log.info("Akida model: val accuracy %.4f", akida_accuracy)
     metrics = {
         "extractor_source": params.source,
         "float_val_accuracy": _rounded(extractor.float_accuracy),
         "quantized_val_accuracy": _rounded(extractor.quantized_accuracy),
-        "akida_val_accuracy": _rounded(extractor.akida_accuracy),
+        "akida_val_accuracy": _rounded(akida_accuracy),
         **spike_statistics(spikes),
     }
-    write_confusion_csv(confusion_path, ds.y_val, extractor.val_predictions, ds.classes)
-    if extractor.val_predictions is not None and ds.speaker_val is not None:
-        metrics["akida_val_accuracy_by_voice"] = accuracy_by_voice(ds.speaker_val, extractor.val_predictions == ds.y_val)
+    write_confusion_csv(confusion_path, ds.y_val, predictions, ds.classes)
+    if predictions is not None and ds.speaker_val is not None:
+        metrics["akida_val_accuracy_by_voice"] = accuracy_by_voice(ds.speaker_val, predictions == ds.y_val)
     with atomic_path(model_path, suffix=".fbz") as tmp:
         extractor.model.save(str(tmp))
     metrics["hardware"] = map_extractor(model_path)  # the saved model alone, on each virtual device
