@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from edgetune.report.report_fewshot import fewshot_section
 from test_fewshot import NPC, NUM_WEIGHTS, OLD, WIDTH, error_line, paths, tiny_inputs
 
 ARMS = {"shots": [1, 4], "seeds": [0, 1], "compare_neurons_per_class": [2], "personal_utterances": 2,
-        "personal_augment": 5, "personal_test_clips": 3, "heard_words": ["six"]}
+        "personal_augment": 5, "personal_test_clips": 3, "heard_words": ["six"], "jobs": 2}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,17 @@ def test_each_persons_figure_is_its_own_runs_over_the_seeds_on_the_real_engine(v
         assert by_size["new_accuracy"]["n"] == 4  # persons × seeds
     # above chance even among the three new words alone (1/3): the labels line up with the clips
     assert personal["by_size"][str(NPC)]["new_accuracy"]["mean"] > 1 / 3
+
+
+def test_the_runs_are_the_same_on_two_workers_and_in_one_process(voiced, tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(voiced, root)
+    (root / "params.yaml").write_text(yaml.safe_dump({"fewshot": {**ARMS, "jobs": 1}}))
+    fewshot.run(root / "params.yaml", **paths(root))
+    for name in ("metrics/fewshot.json", "plots/fewshot.csv"):  # every arm, layer size and seed
+        # the same bytes but for where the layer size was read (metrics/table.json, under each root)
+        assert (root / name).read_text().replace(str(root), "ROOT") == (voiced / name).read_text().replace(
+            str(voiced), "ROOT")
 
 
 def test_the_heard_words_leave_the_layer_and_come_back_and_the_gap_is_paired_by_seed(voiced):

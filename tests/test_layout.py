@@ -121,6 +121,8 @@ STAGE_NOT_SHAPING = {
            for m in ("data/synthetic.py", "data/tts.py", "data/piper_engine.py", "data/festival_engine.py",
                      "data/augment.py", "data/mfcc.py")},
         **{m: OWN_IMPORTS_OF_TABLE_TRAIN for m in ("edge/whole_check.py", "edge/whole_model.py")},
+        **{m: "how the workers start (the pool and its helpers), not what they compute: the same runs on any "
+              "number of workers (tested)" for m in ("edge/task_pool.py", "edge/sweep_pool.py")},
     },
     "confusion": {
         "charts.py": "confusion.py's figure, drawn by the report, not by this stage (it writes the CSV)",

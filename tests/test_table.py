@@ -145,8 +145,8 @@ def test_timed_rounds_name_what_they_measured(tiny):
 def test_forward_is_timed_on_every_kth_sample_and_scaled_to_all():
     x = np.arange(33000)
     timed = table_train.timed_forward_samples(x)
-    assert len(timed) == 4125 and timed[1] == 8 and timed[-1] == 32992  # k = 33000 // 4096 = 8
-    assert len(table_train.timed_forward_samples(x[:4096 * 2 - 1])) == 8191  # k = 1 below twice the floor
+    assert len(timed) == 2063 and timed[1] == 16 and timed[-1] == 32992  # k = 33000 // 2048 = 16
+    assert len(table_train.timed_forward_samples(x[:2048 * 2 - 1])) == 4095  # k = 1 below twice the floor
 
 
 def test_a_timing_measured_on_a_part_records_the_whole(monkeypatch):
@@ -369,7 +369,7 @@ def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
     with pytest.raises(EdgetuneError, match=r"seed-0.json: made with neurons_per_class = \[2\], but the params say \[2, 4\]; it is stale, rerun dvc repro table-train@0"):
         table.build_table(params, tmp_path / "results")
     write_results(tmp_path / "results", fake_seeds(accs, fits, reference=4, timing=1))
-    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: timed with method 1 for 3 repeats, not as the other seeds \(method 2, 3\)"):
+    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: timed with method 1 for 3 repeats, not as the other seeds \(method 3, 3\)"):
         table.build_table(params, tmp_path / "results")
     write_results(tmp_path / "results", fake_seeds(accs, fits, reference=2))
     with pytest.raises(EdgetuneError, match=r"seed-0.time.json: made with reference = 2, but the params say 4; it is stale, rerun dvc repro table-train@0"):

@@ -21,6 +21,8 @@ test (``personal``) and a control with words the extractor heard (``heard``), se
 
 The new words' spikes are forwarded here, through ``models/extractor.fbz``, not in the spikes
 stage: ``data/spikes.npz`` and every stage after it stay as they are, whatever the new words.
+Then each (seed, layer size) is one task on ``fewshot.jobs`` workers (:mod:`edgetune.edge.task_pool`):
+the edge layer learns on one core, and the runs are the same on any number of workers.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from edgetune import paths, stats
-from edgetune.edge import fewshot_arms as arms, layer as edge, spikes as spikes_stage
+from edgetune.edge import fewshot_arms as arms, layer as edge, spikes as spikes_stage, task_pool
 from edgetune.atomic import write_json, write_text
 from edgetune.dataset import KwsDataset
 from edgetune.errors import EdgetuneError
@@ -149,31 +151,52 @@ class Arms:
     """What every seed measures beyond the unseen-voices arm (see :mod:`edgetune.edge.fewshot_arms`)."""
 
     persons: list[str]  # personal: the held-out persons with enough clips
-    personal_sets: object  # seed → that seed's enrolment sets
+    personal_sets: dict[int, list]  # seed → that seed's enrolment sets (forwarded once, in the parent)
     heard_old: SpikeSet | None  # heard: the old classes without the heard words
     heard: SpikeSet | None  # the heard words alone
 
 
-def measure(p: FewshotParams, learning_competition: float, num_weights: int, sizes: list[int], old: SpikeSet,
-            new: KwsDataset, new_x: tuple[np.ndarray, np.ndarray], extra: Arms) -> dict[str, dict[int, list[dict]]]:
-    """Runs per arm and layer size, over the seeds: each size's layer trained once per seed and arm."""
+@dataclass(frozen=True)
+class Study:
+    """Everything a (seed, layer size) measurement reads: sent once to each worker."""
+
+    p: FewshotParams
+    learning_competition: float
+    num_weights: int
+    old: SpikeSet
+    new: KwsDataset
+    new_x: tuple[np.ndarray, np.ndarray]  # the new words' train and val spikes
+    arms: Arms
+
+
+def measure_one(study: Study, task: tuple[int, int]) -> dict[str, list[dict]]:
+    """One seed at one layer size: the old classes' layer trained once, then every arm's runs on copies of it."""
+    seed, npc = task
+    p, old, new, extra = study.p, study.old, study.new, study.arms
+    config = edge.EdgeConfig(old.num_classes, npc, study.num_weights, study.learning_competition, seed)
+    with tempfile.TemporaryDirectory(prefix="fewshot-") as tmp, muted(edge.log):
+        base = arms.train_base(config, old, Path(tmp))
+        return {
+            "unseen": run_seed(config, old, study.new_x, new, p.shots, Path(tmp), base),
+            "personal": arms.personal_runs(base, config, old, extra.personal_sets.get(seed, []), study.new_x[1],
+                                           new.y_val),
+            "heard": [] if extra.heard is None else heard_runs(p, extra, config, Path(tmp)),
+        }
+
+
+def measure(study: Study, sizes: list[int], jobs: int) -> dict[str, dict[int, list[dict]]]:
+    """Runs per arm and layer size, over the seeds, on ``fewshot.jobs`` workers (the same runs on any number)."""
+    for npc in sizes:
+        edge.check_config(edge.EdgeConfig(study.old.num_classes, npc, study.num_weights, study.learning_competition,
+                                          study.p.seeds[0]), study.old.width)
+    tasks = [(seed, npc) for seed in study.p.seeds for npc in sizes]
+    results = task_pool.map_tasks(measure_one, study, tasks, jobs, "fewshot.jobs", "fewshot", unit="layer")
     runs = {arm: {npc: [] for npc in sizes} for arm in ("unseen", "personal", "heard")}
-    with tempfile.TemporaryDirectory(prefix="fewshot-") as tmp:
-        for i, seed in enumerate(p.seeds):
-            sets = extra.personal_sets(seed) if extra.persons else []
-            for npc in sizes:
-                config = edge.EdgeConfig(old.num_classes, npc, num_weights, learning_competition, seed)
-                if i == 0:
-                    edge.check_config(config, old.width)
-                with muted(edge.log):
-                    base = arms.train_base(config, old, Path(tmp))
-                    runs["unseen"][npc] += run_seed(config, old, new_x, new, p.shots, Path(tmp), base)
-                    runs["personal"][npc] += arms.personal_runs(base, config, old, sets, new_x[1], new.y_val)
-                    if extra.heard is not None:
-                        runs["heard"][npc] += heard_runs(p, extra, config, Path(tmp))
-                last = runs["unseen"][npc][-len(p.shots):]
-                log.info("seed %d, %d neurons per class: %s", seed, npc, ", ".join(
-                    f"{r['shots']} shots → new {r['new_accuracy']:.3f}, old {r['old_accuracy']:.3f}" for r in last))
+    for (seed, npc), result in zip(tasks, results):
+        for arm, rows in result.items():
+            runs[arm][npc] += rows
+        log.info("seed %d, %d neurons per class: %s", seed, npc, ", ".join(
+            f"{r['shots']} shots → new {r['new_accuracy']:.3f}, old {r['old_accuracy']:.3f}" for r in result["unseen"]))
     return runs
 
 
@@ -237,16 +260,16 @@ def run(params_path: str | Path = paths.PARAMS, spikes_path: str | Path = paths.
     new_x = forward_new(new, Path(extractor_path), old.width, params.spikes.batch_size)
     forward_seconds = time.perf_counter() - forward_start
     persons = arms.personal_persons(new.speaker_val, new.y_val, len(words), p.personal_utterances + p.personal_test_clips)
-    model = load_extractor(Path(extractor_path), old.width) if persons else None
-
-    def personal_sets(seed: int) -> list:
+    personal_sets = {}
+    if persons:
+        model = load_extractor(Path(extractor_path), old.width)
         forward = lambda x: spikes_stage.forward_spikes(model, x, params.spikes.batch_size,  # noqa: E731
                                                         extractor_path, "personal enrolment")
-        return arms.personal_sets(new.speaker_val, new.y_val, new.x_val, persons, p.personal_utterances,
-                                  p.personal_augment, seed, forward)
-
-    runs = measure(p, params.table.learning_competition, num_weights, sizes, old, new, new_x,
-                   Arms(persons, personal_sets, heard_old, heard))
+        personal_sets = {seed: arms.personal_sets(new.speaker_val, new.y_val, new.x_val, persons, p.personal_utterances,
+                                                  p.personal_augment, seed, forward) for seed in p.seeds}
+    study = Study(p, params.table.learning_competition, num_weights, old, new, new_x,
+                  Arms(persons, personal_sets, heard_old, heard))
+    runs = measure(study, sizes, p.jobs)
     rows = summarise(runs["unseen"][npc], p.shots, words)
     result = {
         "available": True, "words": words, "old_classes": old.num_classes, "neurons_per_class": npc,
@@ -264,6 +287,6 @@ def run(params_path: str | Path = paths.PARAMS, spikes_path: str | Path = paths.
     seconds = time.perf_counter() - start
     write_json(time_metrics_path(metrics_path, "fewshot"),
                {"fewshot_seconds": round(seconds, 1), "new_words_forward_seconds": round(forward_seconds, 1)})
-    log.info("fewshot: %d shot counts × %d seeds at %d neurons per class in %.1f s", len(p.shots), len(p.seeds),
+    log.info("%d shot counts × %d seeds at %d neurons per class in %.1f s", len(p.shots), len(p.seeds),
              npc, seconds)
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,6 +32,7 @@ class FewshotParams(BaseModel):
     personal_test_clips: PosInt = 5
     # words the extractor was trained on, left out of the layer and added as the new words are: a control
     heard_words: list[str] = Field(default_factory=lambda: ["bird", "house", "wow"])
+    jobs: Annotated[int, Field(ge=0)] = 0  # worker processes for the (seed, layer size) trainings; 0 = all cores
 
     @field_validator("words")
     @classmethod
