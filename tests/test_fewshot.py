@@ -52,7 +52,7 @@ def tiny_inputs(root: Path, new_train: int = 12, new_val: int = 6) -> None:
 
 
 def write_params(root: Path, **fewshot_values) -> None:
-    raw = {"fewshot": {"shots": [1, 4], "seeds": [0, 1], "heard_words": [], **fewshot_values}}
+    raw = {"fewshot": {"shots": [1, 4], "seeds": [0, 1], "heard_words": [], "jobs": 1, **fewshot_values}}
     (root / "params.yaml").write_text(yaml.safe_dump(raw, default_flow_style=False))
 
 
@@ -224,7 +224,7 @@ def test_synthetic_new_words_share_the_voice_split_and_stay_out_of_the_training_
 def test_adding_a_shots_value_reruns_only_fewshot(dvc_project):
     tiny_inputs(dvc_project.root)
     dvc_project.only_stages("fewshot")
-    dvc_project.set_params(fewshot={"shots": [1, 4], "seeds": [0, 1], "heard_words": ["six"]})
+    dvc_project.set_params(fewshot={"shots": [1, 4], "seeds": [0, 1], "heard_words": ["six"], "jobs": 1})
     dvc_project.commit("tiny inputs")
     dvc_project.run("dvc", "repro")
     assert list(json.loads((dvc_project.root / "metrics/fewshot.json").read_text())["fewshot"]["rows"]) == ["1", "4"]

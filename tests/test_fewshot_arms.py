@@ -146,7 +146,7 @@ def test_the_report_puts_the_three_arms_side_by_side(voiced):
 def test_too_few_clips_per_person_is_said_and_an_unknown_heard_word_is_one_line(tmp_path, capsys):
     root = tmp_path / "p"
     tiny_inputs(root)  # six validation clips per new word: three each
-    (root / "params.yaml").write_text(yaml.safe_dump({"fewshot": {**ARMS, "personal_test_clips": 2}}))
+    (root / "params.yaml").write_text(yaml.safe_dump({"fewshot": {**ARMS, "personal_test_clips": 2, "jobs": 1}}))
     fewshot.run(root / "params.yaml", **paths(root))
     assert saved(root)["personal"] == {"available": False, "utterances": 2, "augment": 5, "test_clips_min": 2,
                                        "reason": "no held-out speaker group has 4 validation samples of every new class"}
