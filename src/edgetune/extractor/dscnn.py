@@ -45,9 +45,6 @@ RELU_MAX = 6.0  # Akida 1.0 ReLUs are capped at 6 (akida_models' get_params_by_v
 BN_MOMENTUM = 0.9
 PREDICT_BATCH = 1024
 PHASES = ("float", "qat")  # training phases, as the curves name them
-# Training steps per call into TensorFlow's graph: the same steps in the same order (the same weights,
-# measured), with Keras's per-step overhead paid once per call: 2 % of a float epoch on 2 cores.
-STEPS_PER_CALL = 32
 BN_SAMPLES = 2048  # samples for the BatchNormalization statistics (≈ 65 MB of activations per layer)
 QUANTILE_CHUNK = 128  # samples per float64 block in scale_activation_ranges (≈ 8 MB per block)
 
@@ -105,11 +102,11 @@ def _fit(model: keras.Model, ds: KwsDataset, p: ExtractorParams, epochs: int, lr
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * len(batches))
     if teacher is not None:
         trainer = Distilled(model, teacher, p.distillation)
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), steps_per_execution=STEPS_PER_CALL)
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
         trainer.fit(batches, epochs=epochs, shuffle=False, verbose=0, callbacks=[EpochBar(desc, epochs)])
         return
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=STEPS_PER_CALL)
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(batches, epochs=epochs, shuffle=False, verbose=0, validation_data=(ds.x_val, ds.y_val),
               callbacks=[EpochBar(desc, epochs), keras_callback(curves, PHASES[phase])])
 
