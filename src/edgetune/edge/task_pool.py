@@ -11,6 +11,7 @@ order whatever the number of workers, so a stage's output does not depend on it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 from collections.abc import Callable, Sequence
@@ -46,18 +47,8 @@ def map_tasks(fn: Callable[[Any, Any], Any], shared: Any, tasks: Sequence, jobs:
     unpickles the other.
     """
     workers = resolve_jobs(jobs, len(tasks), jobs_name)
-    bar = tqdm(total=len(tasks), desc=desc, unit=unit)
-    with bar:
-        if workers == 1:
-            results = []
-            for task in tasks:
-                results.append(fn(shared, task))
-                bar.update()
-            return results
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(fn, shared)) as pool:
-            results = []
-            for result in pool.map(_run, tasks):  # in the tasks' order
-                results.append(result)
-                bar.update()
-            return results
+    if workers == 1:
+        return list(tqdm(map(functools.partial(fn, shared), tasks), total=len(tasks), desc=desc, unit=unit))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                             initargs=(fn, shared)) as pool:
+        return list(tqdm(pool.map(_run, tasks), total=len(tasks), desc=desc, unit=unit))  # in the tasks' order
