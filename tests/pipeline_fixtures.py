@@ -37,7 +37,7 @@ UPSTREAM = ["fetch", "spikes", "weights", "sweep", "table-train", "hardware", "t
 
 
 def setup_upstream(project: DvcProject, sweep_jobs: int = 1) -> None:
-    """``sweep_jobs`` 0: as many sweep and fewshot workers as the process may use cores (the default's way)."""
+    """``sweep_jobs`` 0: as many sweep, table and fewshot workers as the process may use cores (the default's way)."""
     root = project.root
     ds = tiny_kws()
     save_dataset(root / "inputs" / "kws.npz", ds)
@@ -59,7 +59,8 @@ def setup_upstream(project: DvcProject, sweep_jobs: int = 1) -> None:
         weights={"fraction": 0.5, "factors": [0.6, 1.0, 1.2, 1.6, 2.0], "neurons_per_class": 4, "seeds": [0, 1, 2]},
         sweep={"words": SWEEP_WORDS, "neurons_per_class": [1, 2, 3, 4, 6, 8, 12, 16, 24], "repetitions": 2,
                "jobs": sweep_jobs},
-        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1, 2], "timing_repeats": 3},
+        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1, 2], "timing_repeats": 3,
+               "jobs": sweep_jobs},
         fewshot={"jobs": sweep_jobs},  # 1: on tiny data, starting spawned workers costs more than the work
     )
     project.commit("tiny inputs")

@@ -103,6 +103,8 @@ NOT_SHAPING = {
 FIGURES_OF_SPIKES = "edge/spikes.py's figures, the spikes stage's; this stage forwards spikes only"
 OWN_IMPORTS_OF_TABLE_TRAIN = "table_train.py's own work, not the names this stage takes from it"
 HARDWARE_MAPPING = "hardware.py's mapping, the hardware stage's work; this stage reads metrics/hardware.json"
+WORKERS = {m: "how the workers start (the pool and its helpers), not what they compute: the same results on any "
+              "number of workers (tested)" for m in ("edge/task_pool.py", "edge/sweep_pool.py")}
 # Per stage: what it imports only for another stage's names or through a module it uses one thing of.
 STAGE_NOT_SHAPING = {
     "weights": {"edge/sweep_pool.py": "how the factor curve's workers start (its pool helpers), not what they compute"},
@@ -112,7 +114,7 @@ STAGE_NOT_SHAPING = {
                                "whose results/table this stage depends on",
         "edge/whole_model.py": "the check's mode label, which comes back through results/table",
         **{m: OWN_IMPORTS_OF_TABLE_TRAIN for m in ("dataset.py", "edge/spikefile.py", "edge/whole_check.py",
-                                                   "extractor/check.py")},
+                                                   "extractor/check.py", "edge/task_pool.py", "edge/sweep_pool.py")},
         "edge/layer.py": HARDWARE_MAPPING, "mapping.py": HARDWARE_MAPPING,
     },
     "fewshot": {
@@ -121,13 +123,14 @@ STAGE_NOT_SHAPING = {
            for m in ("data/synthetic.py", "data/tts.py", "data/piper_engine.py", "data/festival_engine.py",
                      "data/augment.py", "data/mfcc.py")},
         **{m: OWN_IMPORTS_OF_TABLE_TRAIN for m in ("edge/whole_check.py", "edge/whole_model.py")},
-        **{m: "how the workers start (the pool and its helpers), not what they compute: the same runs on any "
-              "number of workers (tested)" for m in ("edge/task_pool.py", "edge/sweep_pool.py")},
+        **WORKERS,
     },
+    "table-train": WORKERS,
     "confusion": {
         "charts.py": "confusion.py's figure, drawn by the report, not by this stage (it writes the CSV)",
         **{m: OWN_IMPORTS_OF_TABLE_TRAIN for m in ("dataset.py", "edge/whole_check.py", "edge/whole_model.py",
-                                                   "extractor/check.py", "mapping.py")},
+                                                   "extractor/check.py", "mapping.py", "edge/task_pool.py",
+                                                   "edge/sweep_pool.py")},
     },
     "report": {
         **{m: "edge/sweep_curves.py's curves, the sweep stage's; this stage takes file_stem only"

@@ -51,7 +51,8 @@ def test_dvc_repro_downloads_once_converts_and_reports(dvc_project, loopback, tm
         extractor={"source": "brainchip", "url": loopback.url(MODEL), "sha256": sha256(model)},
         weights={"factors": [1.0, 1.2], "neurons_per_class": 2, "seeds": [0, 1]},
         sweep={"words": ["word1"], "neurons_per_class": [1, 2, 4], "repetitions": 1, "jobs": 1},
-        table={"neurons_per_class": [1, 2, 4], "reference": 2, "seeds": [0, 1], "timing_repeats": 2},
+        table={"neurons_per_class": [1, 2, 4], "reference": 2, "seeds": [0, 1], "timing_repeats": 2,
+               "jobs": 1},
     )
     dvc_project.commit("online sources, served on 127.0.0.1")
 

@@ -51,7 +51,9 @@ def tiny_inputs(root: Path, per_class_train: int = 40, per_class_val: int = 12, 
 def write_params(path: Path, **table_values) -> None:
     import yaml
 
-    raw = {"table": {"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "timing_repeats": 3, **table_values}}
+    # jobs 1: on tiny data, starting spawned workers costs more than the fits
+    raw = {"table": {"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "timing_repeats": 3, "jobs": 1,
+                     **table_values}}
     path.write_text(yaml.safe_dump(raw, default_flow_style=False))
 
 
@@ -116,21 +118,37 @@ def test_item_trains_every_value_and_times_them_in_rounds_apart_from_the_accurac
     assert "check" not in json.loads((tmp_path / "results/seed-1.time.json").read_text())
 
 
-def test_rounds_alternate_the_order_of_the_values(tiny, tmp_path, monkeypatch):
+def test_rounds_fit_the_biggest_layers_first(tiny, tmp_path, monkeypatch):
     from edgetune.edge import layer as edge
 
     write_params(tmp_path / "params.yaml", neurons_per_class=[2, 3, 4], timing_repeats=4)  # 2 rounds per seed
     order, train = [], edge.train
     monkeypatch.setattr(edge, "train", lambda x, y, config: order.append(config.neurons_per_class) or train(x, y, config))
     table_train.run(1, params_path=tmp_path / "params.yaml", **{**item_paths(tiny), "results_dir": tmp_path / "r"})
-    assert order == [4, 3, 2, 2, 3, 4]  # seed 1 starts descending; seed 0 would start ascending
+    assert order == [4, 3, 2, 4, 3, 2]
+
+
+def test_two_fit_workers_give_the_bytes_of_one_process(tiny, tmp_path):
+    results = {}
+    for jobs in (1, 2):
+        write_params(tmp_path / f"params-{jobs}.yaml", neurons_per_class=[2, 3, 4], reference=3, timing_repeats=4,
+                     jobs=jobs)
+        out = tmp_path / f"results-{jobs}"
+        table_train.run(0, params_path=tmp_path / f"params-{jobs}.yaml", **{**item_paths(tiny), "results_dir": out})
+        results[jobs] = (out / "seed-0.json").read_bytes(), json.loads((out / "seed-0.time.json").read_text())
+    assert results[1][0] == results[2][0]  # accuracies, learned neurons, per-class rates: the same bytes
+    for jobs, (_, times) in results.items():
+        assert times["fit_workers"] == jobs and times["timing"] == 4 and times["rounds"] == 2
+        # every value's fit timed in both rounds, each on its own worker's CPU clock
+        assert {v: len(t["cpu"]) for v, t in times["edge_fit"].items()} == {"2": 2, "3": 2, "4": 2}
+        assert all(c > 0 for t in times["edge_fit"].values() for c in t["cpu"])
 
 
 def test_timed_rounds_name_what_they_measured(tiny):
     from edgetune.dataset import load_dataset
     from edgetune.extractor.check import load_extractor
 
-    params = TableParams(neurons_per_class=[2, 3, 4], reference=3, seeds=[0, 1], timing_repeats=4)  # 2 rounds a seed
+    params = TableParams(neurons_per_class=[2, 3, 4], reference=3, seeds=[0, 1], timing_repeats=4, jobs=1)  # 2 rounds
     spikes = load_spikes(tiny / "data/spikes.npz")
     extractor = load_extractor(tiny / "models/extractor.fbz", spikes.width)
     x_mfcc = load_dataset(tiny / "data/kws.npz").x_train
@@ -139,7 +157,7 @@ def test_timed_rounds_name_what_they_measured(tiny):
     assert sorted(rounds.runs) == sorted(rounds.fits) == [2, 3, 4]  # every value scored once, in the first round
     assert [len(rounds.forward.wall), *(len(t.cpu) for t in rounds.fits.values())] == [2, 2, 2, 2]
     assert rounds.timed_samples == len(x_mfcc)
-    assert rounds.reference.config.neurons_per_class == 3
+    assert rounds.reference.neurons_per_class == 3
 
 
 def test_forward_is_timed_on_every_kth_sample_and_scaled_to_all():
@@ -369,7 +387,7 @@ def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
     with pytest.raises(EdgetuneError, match=r"seed-0.json: made with neurons_per_class = \[2\], but the params say \[2, 4\]; it is stale, rerun dvc repro table-train@0"):
         table.build_table(params, tmp_path / "results")
     write_results(tmp_path / "results", fake_seeds(accs, fits, reference=4, timing=1))
-    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: timed with method 1 for 3 repeats, not as the other seeds \(method 3, 3\)"):
+    with pytest.raises(EdgetuneError, match=r"seed-0.time.json: timed with method 1 for 3 repeats, not as the other seeds \(method 4, 3\)"):
         table.build_table(params, tmp_path / "results")
     write_results(tmp_path / "results", fake_seeds(accs, fits, reference=2))
     with pytest.raises(EdgetuneError, match=r"seed-0.time.json: made with reference = 2, but the params say 4; it is stale, rerun dvc repro table-train@0"):
@@ -421,7 +439,8 @@ def ran(stdout: str) -> set[str]:
 
 def test_dvc_matrix_trains_one_item_per_seed_and_reruns_what_a_change_touches(dvc_project):
     tiny_inputs(dvc_project.root)
-    dvc_project.set_params(table={"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "timing_repeats": 2})
+    dvc_project.set_params(table={"neurons_per_class": [2, 4], "reference": 4, "seeds": [0, 1], "timing_repeats": 2,
+                                  "jobs": 1})
     dvc_project.commit("tiny inputs")
     assert ran(repro_table(dvc_project)) == {"table-train@0", "table-train@1", "table"}
     metrics = json.loads((dvc_project.root / "metrics/table.json").read_text())

@@ -38,7 +38,8 @@ def test_an_image_dataset_and_extractor_run_end_to_end_in_their_own_terms(dvc_pr
         extractor={"source": "file", "path": "inputs/extractor.fbz"},
         weights={"fraction": 1.0, "factors": [0.6, 1.0, 1.2, 2.0], "neurons_per_class": 4, "seeds": [0, 1, 2]},
         sweep={"words": "all", "neurons_per_class": [1, 2, 4, 8, 16], "repetitions": 2, "jobs": 1},
-        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1, 2], "timing_repeats": 2},
+        table={"neurons_per_class": TABLE_VALUES, "reference": 4, "seeds": [0, 1, 2], "timing_repeats": 2,
+               "jobs": 1},
         fewshot={"words": "all", "shots": SHOTS, "seeds": [0, 1], "heard_words": [str(arrays["classes"][1])]},
     )
     dvc_project.commit("my images and my extractor")

@@ -55,8 +55,8 @@ class RatioSpread(NamedTuple):
 def time_rows(table: TableParams, times: list[dict], results_dir: str | Path = paths.TABLE_RESULTS) -> dict:
     """metrics/time/table.json: whole model = F + E(v); its ratio to the reference, the median over rounds.
 
-    Each round timed F and every E(v) seconds apart in one process, so its ratio is free of the
-    drift between processes; the median over all rounds (every seed's) is the column, on process
+    Each round timed F and every E(v) seconds apart, so its ratio is free of the drift between
+    runs minutes apart; the median over all rounds (every seed's) is the column, on process
     CPU time (:mod:`edgetune.edge.table_train` says why), the wall-clock ratio beside it. The minima
     (timeit's convention) give the seconds; the rounds' range shows the noise.
     """
@@ -90,8 +90,8 @@ def time_rows(table: TableParams, times: list[dict], results_dir: str | Path = p
     ratios = [rows[str(v)]["time_ratio_model"] for v in table.neurons_per_class]
     return {
         "time_reference": table.reference,
-        "method": f"whole model (v) = F + E(v), timed in {len(forward)} rounds (one process per seed, F then every "
-                  f"E(v) in each); F: extractor forward over all {times[0]['samples']} training samples (timed on "
+        "method": f"whole model (v) = F + E(v), timed in {len(forward)} rounds (per seed: F, then every "
+                  f"E(v) on {times[0].get('fit_workers', 1)} worker process(es)); F: extractor forward over all {times[0]['samples']} training samples (timed on "
                   f"{times[0]['forward_timed_samples']} of them, every k-th, and scaled); E(v): edge "
                   "layer fit on the spikes, all training samples; ratio: process CPU time, median over the rounds",
         "rounds": len(forward),

@@ -91,6 +91,9 @@ class TableParams(Section):
     # every time is measured at least this often over all the seeds: each item times rounds of
     # the extractor's forward pass then every value's edge fit, ceil(timing_repeats / seeds) of them
     timing_repeats: PosInt = 5
+    # worker processes for each round's edge fits (one core each); 0 = all cores. The accuracies are
+    # the same bytes on any number; the times are each fit's own worker's CPU time
+    jobs: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("neurons_per_class")
     @classmethod
