@@ -250,7 +250,7 @@ def fake_seeds(accuracies: dict[int, list[float]], fits: dict[int, float], forwa
                     for v in values}
 
         times = {**common, "reference": reference, "timing": timing, "timing_repeats": repeats, "rounds": 1,
-                 "samples": 120, "forward_timed_samples": 60, "forward": {**timed(f), "seconds": f / 2, "wall": [f / 2]}, "edge_fit": {str(v): timed(fits[v] * wall) for v in values},
+                 "samples": 120, "forward_timed_samples": 60, "fit_workers": 1, "forward": {**timed(f), "seconds": f / 2, "wall": [f / 2]}, "edge_fit": {str(v): timed(fits[v] * wall) for v in values},
                  "round_ratios": {"cpu": ratios(f), "wall": ratios(f / 2)}}  # F's wall: 2 threads
         if i == 0:
             times["check"] = {"mode": whole_model.COMPOSED, "neurons_per_class": reference, "seed": seed, "samples": 120,

@@ -91,9 +91,10 @@ def time_rows(table: TableParams, times: list[dict], results_dir: str | Path = p
     return {
         "time_reference": table.reference,
         "method": f"whole model (v) = F + E(v), timed in {len(forward)} rounds (per seed: F, then every "
-                  f"E(v) on {times[0].get('fit_workers', 1)} worker process(es)); F: extractor forward over all {times[0]['samples']} training samples (timed on "
-                  f"{times[0]['forward_timed_samples']} of them, every k-th, and scaled); E(v): edge "
-                  "layer fit on the spikes, all training samples; ratio: process CPU time, median over the rounds",
+                  f"E(v) on {times[0]['fit_workers']} worker process(es)); F: extractor forward over all "
+                  f"{times[0]['samples']} training samples (timed on {times[0]['forward_timed_samples']} of them, "
+                  "every k-th, and scaled); E(v): edge layer fit on the spikes, all training samples; ratio: process "
+                  "CPU time, median over the rounds",
         "rounds": len(forward),
         "forward_cpu_seconds": round(min(forward_cpu), 6),
         "forward_seconds": round(min(forward), 6),

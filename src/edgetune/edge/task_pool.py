@@ -1,8 +1,8 @@
 """Independent trainings on fresh worker processes, each given the stage's shared inputs once.
 
 The sweep and weights stages fork their workers, because nothing has run the engine's forward pass
-in their parent. A stage that forwards first (fewshot: the new words' spikes) must not fork after
-it: the engine runs its forward pass on an OpenMP thread pool (libgomp), and a child forked from a
+in their parent. A stage that forwards first (fewshot: the new words' spikes; table-train: the
+timed forward pass F) must not fork after it: the engine runs its forward pass on an OpenMP thread pool (libgomp), and a child forked from a
 process whose pool has started can hang at its first parallel region. These workers are spawned
 instead: each imports the engine afresh (≈ 2 s, once) and receives the shared inputs in its
 initializer, so only the small task tuples travel afterwards. Results come back in the tasks'
