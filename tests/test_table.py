@@ -412,6 +412,7 @@ def test_table_refuses_missing_stale_and_differently_timed_results(tmp_path):
         ({"neurons_per_class": [2, 4], "reference": 4, "seeds": [0]}, "seeds must list at least 2 seeds"),
         ({"neurons_per_class": [2, 4], "reference": 4, "seeds": [1, 1]}, "seeds repeat"),
         ({"neurons_per_class": [2, 4], "reference": 4, "timing_repeats": 0}, "timing_repeats = 0"),
+        ({"jobs": -1}, "table.jobs = -1: Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_table_params_fail_with_one_clear_line(values, message):
